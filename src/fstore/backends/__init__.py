@@ -1,0 +1,55 @@
+"""Backends are chosen by the scheme of their URL; this table is the only place that knows
+which module implements which scheme (modules are imported only when used)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from fstore.errors import ConfigurationError
+
+METADATA_BACKENDS = {
+    "sqlite": "fstore.backends.metadata.sqlite:SQLiteMetadataStore",
+}
+ONLINE_BACKENDS = {
+    "sqlite": "fstore.backends.online.sqlite:SQLiteOnlineStore",
+}
+OFFLINE_BACKENDS = {
+    "duckdb": "fstore.backends.offline.duckdb:DuckDBOfflineStore",
+}
+
+
+def url_path(url: str) -> Path:
+    """The file path of a ``scheme:///relative`` or ``scheme:////absolute`` URL."""
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    if not path:
+        raise ConfigurationError(f"URL {url!r} has no path (expected scheme:///path)")
+    return Path(path)
+
+
+def _create(table: dict[str, str], url: str, what: str) -> Any:
+    scheme = urlsplit(url).scheme.split("+")[0]
+    target = table.get(scheme)
+    if target is None:
+        known = ", ".join(sorted(table))
+        raise ConfigurationError(f"unsupported {what} store URL {url!r} (known schemes: {known})")
+    module_name, class_name = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigurationError(f"the {scheme} {what} store needs an extra package: {exc}") from exc
+    return getattr(module, class_name)(url)
+
+
+def create_metadata_store(url: str) -> Any:
+    return _create(METADATA_BACKENDS, url, "metadata")
+
+
+def create_online_store(url: str) -> Any:
+    return _create(ONLINE_BACKENDS, url, "online")
+
+
+def create_offline_store(url: str) -> Any:
+    return _create(OFFLINE_BACKENDS, url, "offline")

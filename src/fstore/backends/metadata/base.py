@@ -1,0 +1,82 @@
+"""Metadata store protocol: a small document store the registry keeps its objects in.
+
+The registry owns the meaning of the documents; a backend only stores JSON-compatible
+dicts by ``(kind, key)``, finds them by an optional secondary ``ref`` and applies a list
+of writes atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+
+class Kind(StrEnum):
+    """Document kinds; the MongoDB backend names its collections after them."""
+
+    ENTITIES = "entities"
+    FEATURES = "features"
+    GROUPS = "feature_groups"
+    VERSIONS = "feature_versions"
+    TRANSFORMERS = "transformers"
+    HISTORY = "history"
+
+
+@dataclass(frozen=True, slots=True)
+class Put:
+    """Insert or replace ``doc`` at ``(kind, key)``.
+
+    ``create_only`` makes the whole write fail with ``AlreadyExistsError`` if the key exists.
+    ``ref`` is a secondary value that ``list(kind, ref=...)`` filters on (a feature id for
+    versions, an object id for history records).
+    """
+
+    kind: Kind
+    key: str
+    doc: dict[str, Any]
+    create_only: bool = False
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    """Delete ``(kind, key)``; with ``must_exist`` a missing key fails the whole write."""
+
+    kind: Kind
+    key: str
+    must_exist: bool = False
+
+
+Write = Put | Delete
+
+
+@runtime_checkable
+class MetadataStore(Protocol):
+    url: str
+
+    async def open(self) -> None:
+        """Connect and create tables/collections/indexes if missing (idempotent)."""
+
+    async def close(self) -> None: ...
+
+    async def get(self, kind: Kind, key: str) -> dict[str, Any] | None: ...
+
+    async def list(self, kind: Kind, ref: str | None = None) -> list[dict[str, Any]]:
+        """All documents of ``kind`` (those whose ref equals ``ref`` if given), ordered by key."""
+
+    async def write(self, ops: Sequence[Write]) -> None:
+        """Apply all ops atomically: either every op lands or none does.
+
+        Raises ``AlreadyExistsError`` (create_only conflict) or ``NotFoundError`` (must_exist).
+        """
+
+    async def generation(self) -> int:
+        """A number that changes whenever another client commits a write.
+
+        Callers cache metadata and re-read it when this changes; it must be cheap.
+        """
+
+    async def ping(self) -> dict[str, Any]:
+        """Reachability facts for `fstore doctor`: at least ``backend`` and ``version``."""

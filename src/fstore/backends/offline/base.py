@@ -1,0 +1,93 @@
+"""Offline store protocol: the append-only history of every feature value.
+
+Tables crossing this boundary are Arrow tables with the history schema below. Timestamps
+are ``timestamp[us, tz=UTC]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# History columns, in order:
+#   entity_id        string
+#   event_timestamp  timestamp[us, UTC]
+#   value            float64 | int64 | string  (the feature's dtype; null allowed)
+#   transformed      float64 | int64 | list<float64> | null  (null type when no transformer)
+#   version          string (the feature version that transformed the value)
+#   ingested_at      timestamp[us, UTC]
+HISTORY_COLUMNS = ("entity_id", "event_timestamp", "value", "transformed", "version", "ingested_at")
+
+
+@dataclass(frozen=True, slots=True)
+class PitRequest:
+    """One feature to join onto the entity rows of a training set.
+
+    ``join_key`` is the entity-row column holding the entity id; ``output`` the column name
+    the raw value lands in; with ``ttl_seconds`` values older than that (relative to the row's
+    timestamp) count as missing.
+    """
+
+    feature_id: str
+    join_key: str
+    output: str
+    ttl_seconds: int | None = None
+
+
+@runtime_checkable
+class OfflineStore(Protocol):
+    url: str
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def append(self, feature_id: str, table: pa.Table) -> int:
+        """Append rows (history schema); returns the number of rows written."""
+
+    async def history(
+        self,
+        feature_id: str,
+        entity_ids: Sequence[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+    ) -> pa.Table:
+        """Rows with ``start <= event_timestamp <= end``, ordered by entity then event time."""
+
+    async def latest(
+        self,
+        feature_id: str,
+        entity_ids: Sequence[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> pa.Table:
+        """One row per entity: its newest event in the range (ties: newest ``ingested_at``)."""
+
+    async def point_in_time(
+        self, entity_rows: pa.Table, timestamp_column: str, requests: Sequence[PitRequest]
+    ) -> pa.Table:
+        """``entity_rows`` plus one raw-value column per request, rows in input order.
+
+        Each row gets, per feature, the newest value with ``event_timestamp <=`` the row's
+        timestamp (ties: newest ``ingested_at``), or null if none (or older than the TTL).
+        """
+
+    async def values(self, feature_id: str, as_of: datetime | None = None) -> pa.Array:
+        """Every raw value with ``event_timestamp <= as_of`` (all if None), nulls included."""
+
+    async def statistics(
+        self, feature_id: str, numerical: bool, start: datetime | None = None, end: datetime | None = None
+    ) -> dict[str, Any]:
+        """count, nulls, distinct, first_event, last_event, and for numerical features mean,
+        std (population), min, max, quantiles {"p01","p05","p25","p50","p75","p95","p99"};
+        for categorical ones top_categories [{"value", "count"}] (10 most frequent)."""
+
+    async def delete_feature(self, feature_id: str) -> None: ...
+
+    async def ping(self) -> dict[str, Any]: ...

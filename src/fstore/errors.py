@@ -1,0 +1,100 @@
+"""Typed errors. Every failure a user can cause is an ``FStoreError`` subclass.
+
+Each class carries the HTTP status the REST API answers with and the exit code the CLI
+returns, so the mapping lives in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FStoreError(Exception):
+    """Base class of every error FStore raises on purpose."""
+
+    http_status: int = 500
+    exit_code: int = 1
+    title: str = "FStore error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = {k: v for k, v in details.items() if v is not None}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": type(self).__name__, "title": self.title, "detail": self.message, **self.details}
+
+
+class NotFoundError(FStoreError):
+    http_status = 404
+    exit_code = 3
+    title = "Not found"
+
+
+class AlreadyExistsError(FStoreError):
+    http_status = 409
+    exit_code = 4
+    title = "Already exists"
+
+
+class ValidationError(FStoreError):
+    """Input that is malformed: a bad name, a bad option, a bad file."""
+
+    http_status = 422
+    exit_code = 2
+    title = "Invalid input"
+
+
+class InvalidValueError(ValidationError):
+    """A feature value that does not fit the feature; ``row`` names it within its batch."""
+
+    title = "Invalid value"
+
+
+class TypeMismatchError(InvalidValueError):
+    title = "Type mismatch"
+
+
+class VersionError(ValidationError):
+    title = "Invalid version"
+
+
+class DependencyCycleError(FStoreError):
+    http_status = 409
+    exit_code = 5
+    title = "Dependency cycle"
+
+
+class DependencyError(FStoreError):
+    """An operation refused because other objects depend on the target."""
+
+    http_status = 409
+    exit_code = 5
+    title = "Has dependents"
+
+
+class TransformerError(FStoreError):
+    http_status = 422
+    exit_code = 2
+    title = "Transformer error"
+
+
+class NotFittedError(TransformerError):
+    title = "Transformer not fitted"
+
+
+class UnknownCategoryError(TransformerError):
+    title = "Unknown category"
+
+
+class ConfigurationError(FStoreError):
+    exit_code = 6
+    title = "Configuration error"
+
+
+class StoreUnavailableError(FStoreError):
+    """A backing store cannot be reached; ``store`` names it."""
+
+    http_status = 503
+    exit_code = 7
+    title = "Store unavailable"
