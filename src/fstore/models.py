@@ -155,7 +155,9 @@ class FeatureGroup(_Model):
     id: str = ""
     description: str = ""
     entity: str | None = Field(default=None, validation_alias=AliasChoices("entity", "entity_id"))
-    features: list[str] = Field(default_factory=list, validation_alias=AliasChoices("features", "feature_ids"))
+    features: list[str] = Field(
+        default_factory=list, validation_alias=AliasChoices("features", "feature_ids")
+    )
     tags: list[str] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
     owner: str = ""

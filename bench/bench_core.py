@@ -1,0 +1,236 @@
+"""Core benchmarks on the embedded stores (issue 2 targets); prints a table.
+
+Data shape as in common feature-store benchmarks: 10,000 entities × 20 events over 60 days,
+6 features (4 numerical with scalers, 2 categorical with encoders).
+
+    .venv/bin/python bench/bench_core.py            # full run (~1 minute)
+    .venv/bin/python bench/bench_core.py --quick    # smaller, for a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fstore import FeatureStore
+from fstore.models import Entity, Feature, TransformerSpec
+from fstore.transformers import StandardScaler
+
+END = pd.Timestamp(datetime(2026, 1, 1, tzinfo=UTC))
+FEATURES = [
+    (Feature(name="f_amount", entity="customer"), TransformerSpec(kind="standard_scaler")),
+    (Feature(name="f_count", entity="customer", dtype="int"), TransformerSpec(kind="minmax_scaler")),
+    (Feature(name="f_score", entity="customer"), TransformerSpec(kind="standard_scaler")),
+    (Feature(name="f_ratio", entity="customer"), TransformerSpec(kind="minmax_scaler")),
+    (Feature(name="f_method", entity="customer", type="categorical"), TransformerSpec(kind="label_encoder")),
+    (
+        Feature(name="f_category", entity="customer", type="categorical"),
+        TransformerSpec(kind="onehot_encoder"),
+    ),
+]
+NAMES = [f.name for f, _ in FEATURES]
+
+
+def history(entities: int, events: int, days: int, seed: int = 7) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = entities * events
+    offsets = rng.integers(0, days * 86_400 * 1_000_000, n)
+    return pd.DataFrame(
+        {
+            "customer_id": np.repeat([f"c{i}" for i in range(entities)], events),
+            "event_timestamp": END - pd.to_timedelta(offsets, unit="us"),
+            "f_amount": rng.lognormal(4, 1, n),
+            "f_count": rng.poisson(5, n).astype("int64"),
+            "f_score": rng.normal(600, 80, n),
+            "f_ratio": rng.random(n),
+            "f_method": rng.choice(["card", "pix", "cash", "wallet"], n),
+            "f_category": rng.choice(["a", "b", "c", "d", "e", "f"], n),
+        }
+    )
+
+
+def entity_rows(entities: int, rows: int, days: int, seed: int = 8) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in rng.integers(0, entities, rows)],
+            "event_timestamp": END - pd.to_timedelta(rng.integers(0, days * 86_400, rows), unit="s"),
+        }
+    )
+
+
+def pct(samples: list[float], q: float) -> float:
+    return float(np.percentile(samples, q))
+
+
+async def build(home: Path, data: pd.DataFrame) -> dict[str, float]:
+    out: dict[str, float] = {}
+    async with FeatureStore(home=home) as fs:
+        await fs.create_entity(Entity(name="customer", join_key="customer_id"))
+        for feature, spec in FEATURES:
+            await fs.create_feature(feature, transformer=spec)
+        # fit on a sample so ingest transforms with a fitted transformer (the realistic path)
+        for name in NAMES:
+            await fs.update_feature(name, transformer=_fitted(fs, name, data), new_version=True)
+        values = len(data) * len(NAMES)
+        t = time.perf_counter()
+        await fs.ingest(data)
+        out["ingest_s"] = time.perf_counter() - t
+        out["ingest_values_per_s"] = values / out["ingest_s"]
+        out["values"] = values
+    return out
+
+
+def _fitted(fs: FeatureStore, name: str, data: pd.DataFrame):  # type: ignore[no-untyped-def]
+    from fstore.transformers import create_transformer
+
+    spec = next(s for f, s in FEATURES if f.name == name)
+    return create_transformer(spec).fit(data[name].to_numpy()[:50_000])
+
+
+async def online(home: Path, entities: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    rng = np.random.default_rng(3)
+    async with FeatureStore(home=home) as fs:
+        # materialize into an empty online store
+        for name in NAMES:
+            await fs.online.delete_feature("customer", name)
+        t = time.perf_counter()
+        await fs.materialize()
+        out["materialize_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        await fs.materialize()
+        out["materialize_again_s"] = time.perf_counter() - t
+        for size, reps in ((1, 20_000), (100, 2_000)):
+            ids = [[f"c{i}" for i in rng.integers(0, entities, size)] for _ in range(reps)]
+            for batch in ids[:200]:
+                await fs.get_feature_vector(NAMES, batch)
+            samples = []
+            for batch in ids:
+                t = time.perf_counter()
+                await fs.get_feature_vector(NAMES, batch)
+                samples.append(time.perf_counter() - t)
+            out[f"vector_{size}_p50_ms"] = pct(samples, 50) * 1e3
+            out[f"vector_{size}_p99_ms"] = pct(samples, 99) * 1e3
+    sync = FeatureStore.sync(home=home)
+    ids1 = [[f"c{i}"] for i in rng.integers(0, entities, 20_000)]
+    for batch in ids1[:200]:
+        sync.get_feature_vector(NAMES, batch)
+    samples = []
+    for batch in ids1:
+        t = time.perf_counter()
+        sync.get_feature_vector(NAMES, batch)
+        samples.append(time.perf_counter() - t)
+    sync.close()
+    out["vector_1_sync_p50_ms"] = pct(samples, 50) * 1e3
+    return out
+
+
+async def training(home: Path, rows: pd.DataFrame, repeats: int) -> dict[str, float]:
+    async with FeatureStore(home=home) as fs:
+        await fs.get_historical_features(rows.head(1000), NAMES)
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            result = await fs.get_historical_features(rows, NAMES)
+            times.append(time.perf_counter() - t)
+        raw_times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            await fs.get_historical_features(rows, NAMES, transformed=False)
+            raw_times.append(time.perf_counter() - t)
+        assert len(result) == len(rows)
+    return {
+        "pit_s": statistics.median(times),
+        "pit_raw_s": statistics.median(raw_times),
+        "pit_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def scaler_speed(n: int = 10_000_000) -> float:
+    x = np.random.default_rng(1).normal(size=n)
+    scaler = StandardScaler().fit(x[:100_000])
+    scaler.transform(x[:1000])
+    times = []
+    for _ in range(5):
+        t = time.perf_counter()
+        scaler.transform(x)
+        times.append(time.perf_counter() - t)
+    return n / min(times)
+
+
+def cli_help_s() -> float:
+    exe = Path(sys.executable).with_name("fstore")
+    times = []
+    for _ in range(7):
+        t = time.perf_counter()
+        subprocess.run([str(exe), "--help"], check=True, capture_output=True)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--training-only", metavar="HOME")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    entities, events, days, rows = (1_000, 20, 60, 10_000) if args.quick else (10_000, 20, 60, 100_000)
+    if args.training_only:  # a fresh process, so peak RSS is the training set's alone
+        result = asyncio.run(training(Path(args.training_only), entity_rows(entities, rows, days), 5))
+        print(json.dumps(result))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        res = asyncio.run(build(home, history(entities, events, days)))
+        res.update(asyncio.run(online(home, entities)))
+        cmd = [sys.executable, __file__, "--training-only", str(home)] + (["--quick"] if args.quick else [])
+        res.update(json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout))
+    res["scaler_values_per_s"] = scaler_speed()
+    res["cli_help_s"] = cli_help_s()
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return
+    table = [
+        ("online vector 1 entity × 6 features, p50", f"{res['vector_1_p50_ms']:.3f} ms", "<= 0.05 ms"),
+        ("  same, p99", f"{res['vector_1_p99_ms']:.3f} ms", ""),
+        ("  same through the sync twin, p50", f"{res['vector_1_sync_p50_ms']:.3f} ms", ""),
+        ("online vector 100 entities × 6 features, p50", f"{res['vector_100_p50_ms']:.3f} ms", "<= 0.5 ms"),
+        ("  same, p99", f"{res['vector_100_p99_ms']:.3f} ms", ""),
+        (f"training set {rows:,} rows × 6 features (transformed)", f"{res['pit_s']:.3f} s", "<= 0.15 s"),
+        ("  same, raw values", f"{res['pit_raw_s']:.3f} s", ""),
+        ("  peak RSS of that process", f"{res['pit_peak_rss_mb']:.0f} MB", "<= 300 MB"),
+        (
+            f"materialize {entities:,} entities × 6 features (empty online)",
+            f"{res['materialize_s']:.3f} s",
+            "<= 0.1 s",
+        ),
+        ("  again, over existing values", f"{res['materialize_again_s']:.3f} s", ""),
+        (
+            f"batch ingest ({int(res['values']):,} values)",
+            f"{res['ingest_values_per_s']:,.0f} values/s",
+            ">= 500,000/s",
+        ),
+        ("StandardScaler.transform", f"{res['scaler_values_per_s'] / 1e6:,.1f} M values/s", ">= 10 M/s"),
+        ("fstore --help", f"{res['cli_help_s']:.3f} s", "<= 0.5 s"),
+    ]
+    width = max(len(r[0]) for r in table)
+    print(f"{'measure':<{width}}  {'result':>22}  target")
+    for name, value, target in table:
+        print(f"{name:<{width}}  {value:>22}  {target}")
+
+
+if __name__ == "__main__":
+    main()

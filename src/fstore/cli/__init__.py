@@ -1,0 +1,98 @@
+"""The ``fstore`` command line (Typer + rich).
+
+Only Typer and the CLI's own modules load at import time; the store, pandas, pyarrow and
+pydantic load inside the commands, so ``fstore --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from fstore.cli import data, entities, features, groups, history, system, values, versions
+from fstore.cli.runner import classify, guard, report_error, set_home
+
+__all__ = ["app", "main"]
+
+
+class GuardedGroup(TyperGroup):
+    """Runs every command under ``guard``: user errors print ``error: …`` and exit with the
+    error's code (also under ``typer.testing.CliRunner``, which bypasses ``main``)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        with guard():
+            return super().invoke(ctx)
+
+
+app = typer.Typer(
+    name="fstore",
+    cls=GuardedGroup,
+    help="FStore: a feature store — registry, versioned transformers, online and offline values.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from fstore import __version__
+
+        typer.echo(f"fstore {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            envvar="FSTORE_HOME",
+            help="Directory of the embedded stores \\[default: ./.fstore].",
+            show_default=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+) -> None:
+    """FStore: a feature store — registry, versioned transformers, online and offline values."""
+    set_home(home)
+
+
+app.add_typer(entities.app, name="entities")
+app.add_typer(features.app, name="features")
+app.add_typer(groups.app, name="groups")
+app.add_typer(versions.app, name="versions")
+app.add_typer(values.app, name="values")
+app.command("fit")(versions.fit)
+app.command("ingest")(data.ingest)
+app.command("training-set")(data.training_set)
+app.command("materialize")(data.materialize)
+app.command("stats")(data.stats)
+app.command("history")(history.history)
+app.command("lineage")(history.lineage)
+app.command("health")(system.health)
+app.command("demo")(system.demo)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console script: ``fstore …``."""
+    try:
+        app(args=argv, prog_name="fstore")
+    except SystemExit:
+        raise
+    except BaseException as exc:  # errors raised outside a command (main's safety net)
+        handled = classify(exc)
+        if handled is None:
+            raise
+        code, message = handled
+        report_error(message)
+        sys.exit(code)

@@ -1,0 +1,5 @@
+"""``python -m fstore.cli``."""
+
+from fstore.cli import main
+
+main()

@@ -1,0 +1,320 @@
+"""Demo data: a seeded, deterministic customer/transactions world.
+
+Two feature groups as in the specification — ``transaction_metrics`` and ``customer_metrics``
+— with numerical features (scalers) and categorical features (encoders), a timestamped
+history, and a labelled set of entity rows for a point-in-time training set.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from fstore.errors import AlreadyExistsError, NotFoundError
+from fstore.models import Entity, Feature, FeatureGroup, TransformerSpec
+
+if TYPE_CHECKING:
+    from fstore.store import FeatureStore
+
+ENTITY = Entity(name="customer", join_key="customer_id", description="A customer of the demo shop")
+
+MERCHANT_CATEGORIES = ["grocery", "electronics", "fashion", "travel", "restaurants", "health", "home"]
+MERCHANT_WEIGHTS = [0.30, 0.10, 0.15, 0.05, 0.20, 0.08, 0.12]
+PAYMENT_METHODS = ["credit_card", "debit_card", "pix", "boleto", "wallet"]
+PAYMENT_WEIGHTS = [0.40, 0.25, 0.20, 0.05, 0.10]
+SEGMENTS = ["bronze", "silver", "gold", "platinum"]
+SEGMENT_WEIGHTS = [0.50, 0.30, 0.15, 0.05]
+
+
+def _feature(name: str, group: str, description: str, **kw: Any) -> Feature:
+    return Feature(name=name, entity="customer", group=group, description=description, owner="demo", **kw)
+
+
+# (feature, transformer) pairs, in registration order (dependencies first).
+FEATURES: list[tuple[Feature, TransformerSpec]] = [
+    (
+        _feature(
+            "transaction_amount",
+            "transaction_metrics",
+            "Amount of the latest transaction (BRL)",
+            tags=["finance"],
+        ),
+        TransformerSpec(kind="standard_scaler"),
+    ),
+    (
+        _feature(
+            "transaction_count_7d",
+            "transaction_metrics",
+            "Transactions in the last 7 days",
+            dtype="int",
+            tags=["activity"],
+        ),
+        TransformerSpec(kind="minmax_scaler"),
+    ),
+    (
+        _feature(
+            "merchant_category",
+            "transaction_metrics",
+            "Category of the latest merchant",
+            type="categorical",
+            tags=["merchant"],
+        ),
+        TransformerSpec(kind="onehot_encoder", params={"handle_unknown": "ignore"}),
+    ),
+    (
+        _feature(
+            "payment_method",
+            "transaction_metrics",
+            "Payment method of the latest transaction",
+            type="categorical",
+            tags=["finance"],
+        ),
+        TransformerSpec(kind="label_encoder", params={"handle_unknown": "unknown"}),
+    ),
+    (
+        _feature("account_age_days", "customer_metrics", "Days since the account was opened", dtype="int"),
+        TransformerSpec(kind="minmax_scaler"),
+    ),
+    (
+        _feature("credit_score", "customer_metrics", "Bureau credit score (300–850)", tags=["risk"]),
+        TransformerSpec(kind="standard_scaler"),
+    ),
+    (
+        _feature(
+            "avg_order_value_30d",
+            "customer_metrics",
+            "Mean transaction amount over 30 days (BRL)",
+            dependencies=["transaction_amount"],
+            tags=["finance"],
+        ),
+        TransformerSpec(kind="standard_scaler"),
+    ),
+    (
+        _feature("customer_segment", "customer_metrics", "Loyalty segment", type="categorical"),
+        TransformerSpec(kind="label_encoder", params={"handle_unknown": "unknown"}),
+    ),
+]
+
+GROUPS = [
+    FeatureGroup(name="transaction_metrics", entity="customer", description="Financial transaction metrics"),
+    FeatureGroup(name="customer_metrics", entity="customer", description="Customer behaviour metrics"),
+]
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    customers: int = 1_000
+    events_per_customer: int = 20
+    days: int = 60
+    seed: int = 42
+    end: datetime = datetime(2026, 1, 1, tzinfo=UTC)
+    training_rows: int | None = None  # default: 2 rows per customer
+
+
+@dataclass
+class DemoData:
+    transactions: pd.DataFrame
+    customers: pd.DataFrame
+    entity_rows: pd.DataFrame
+
+
+def generate(config: DemoConfig) -> DemoData:
+    """The demo's data, identical for identical configs."""
+    rng = np.random.default_rng(config.seed)
+    n, e = config.customers, config.events_per_customer
+    ids = np.array([f"C{i:06d}" for i in range(n)])
+    start = config.end - timedelta(days=config.days)
+    span_us = config.days * 86_400 * 1_000_000
+    base = pd.Timestamp(start)
+
+    def times(count: int) -> pd.Series:
+        offsets = np.sort(rng.integers(0, span_us, size=(n, count)), axis=1).reshape(-1)
+        return base + pd.to_timedelta(offsets, unit="us")
+
+    # Per-customer traits drive every series, so the features carry a learnable signal.
+    spend_level = rng.lognormal(mean=4.0, sigma=0.6, size=n)
+    activity = rng.gamma(shape=2.0, scale=3.0, size=n)
+    segment = rng.choice(SEGMENTS, size=n, p=SEGMENT_WEIGHTS)
+    score_base = np.clip(rng.normal(650, 80, size=n), 300, 850)
+    opened_days_ago = rng.integers(30, 3_000, size=n)
+
+    who = np.repeat(ids, e)
+    amount = np.round(np.repeat(spend_level, e) * rng.lognormal(0.0, 0.35, size=n * e), 2)
+    transactions = pd.DataFrame(
+        {
+            "customer_id": who,
+            "event_timestamp": times(e),
+            "transaction_amount": amount,
+            "transaction_count_7d": rng.poisson(np.repeat(activity, e)).astype("int64"),
+            "merchant_category": rng.choice(MERCHANT_CATEGORIES, size=n * e, p=MERCHANT_WEIGHTS),
+            "payment_method": rng.choice(PAYMENT_METHODS, size=n * e, p=PAYMENT_WEIGHTS),
+        }
+    )
+    k = max(1, e // 4)  # customer metrics change less often
+    ctimes = times(k)
+    days_before_end = ((pd.Timestamp(config.end) - ctimes) // pd.Timedelta(days=1)).to_numpy()
+    age_at = np.repeat(opened_days_ago, k) - days_before_end
+    customers = pd.DataFrame(
+        {
+            "customer_id": np.repeat(ids, k),
+            "event_timestamp": ctimes,
+            "account_age_days": np.maximum(age_at, 0).astype("int64"),
+            "credit_score": np.round(
+                np.clip(np.repeat(score_base, k) + rng.normal(0, 15, n * k), 300, 850), 1
+            ),
+            "avg_order_value_30d": np.round(np.repeat(spend_level, k) * rng.lognormal(0.0, 0.1, n * k), 2),
+            "customer_segment": np.repeat(segment, k),
+        }
+    )
+    rows = config.training_rows or 2 * n
+    pick = rng.integers(0, n, size=rows)
+    at = base + pd.to_timedelta(rng.integers(span_us // 4, span_us, size=rows), unit="us")
+    churn_p = 1 / (1 + np.exp((score_base[pick] - 600) / 50 + activity[pick] / 4 - 1))
+    entity_rows = pd.DataFrame(
+        {
+            "customer_id": ids[pick],
+            "event_timestamp": at,
+            "churned": (rng.random(rows) < churn_p).astype("int64"),
+        }
+    )
+    return DemoData(transactions, customers, entity_rows)
+
+
+@dataclass
+class DemoReport:
+    home: str
+    customers: int
+    values_ingested: int
+    versions: dict[str, str]
+    timings_s: dict[str, float]
+    vector: dict[str, list[Any]]
+    training_set_path: str
+    training_set_shape: tuple[int, int]
+    training_set_preview: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary(self) -> list[tuple[str, str]]:
+        lines = [
+            ("store", self.home),
+            ("customers", f"{self.customers:,}"),
+            ("values ingested", f"{self.values_ingested:,}"),
+            ("feature versions", ", ".join(f"{k}={v}" for k, v in self.versions.items())),
+            (
+                "training set",
+                f"{self.training_set_path} ({self.training_set_shape[0]:,} rows × "
+                f"{self.training_set_shape[1]} columns)",
+            ),
+        ]
+        lines += [(f"time: {k}", f"{v:.3f} s") for k, v in self.timings_s.items()]
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "home": self.home,
+            "customers": self.customers,
+            "values_ingested": self.values_ingested,
+            "versions": self.versions,
+            "timings_s": self.timings_s,
+            "vector": self.vector,
+            "training_set": {"path": self.training_set_path, "shape": list(self.training_set_shape)},
+            "training_set_preview": self.training_set_preview,
+        }
+
+
+async def reset(store: FeatureStore) -> None:
+    """Remove the demo's features, groups and entity (and their values) if present."""
+    for feature, _ in reversed(FEATURES):
+        with suppress(NotFoundError):
+            await store.delete_feature(feature.name, force=True)
+    for group in GROUPS:
+        with suppress(NotFoundError):
+            await store.delete_group(group.name)
+    with suppress(NotFoundError):
+        await store.delete_entity(ENTITY.name)
+
+
+async def register(store: FeatureStore) -> None:
+    try:
+        await store.get_entity(ENTITY.name)
+    except NotFoundError:
+        pass
+    else:
+        raise AlreadyExistsError(
+            "the demo is already loaded in this store; run `fstore demo --reset` to load it again"
+        )
+    await store.create_entity(ENTITY)
+    for group in GROUPS:
+        await store.create_group(group)
+    for feature, transformer in FEATURES:
+        await store.create_feature(feature, transformer=transformer, reason="demo")
+
+
+async def run_demo(
+    store: FeatureStore,
+    config: DemoConfig | None = None,
+    output_dir: Path | str | None = None,
+    *,
+    reset_first: bool = False,
+) -> DemoReport:
+    """Register the demo features, ingest their history, fit the transformers, materialise,
+    serve a vector and export a point-in-time training set."""
+    config = config or DemoConfig()
+    output = Path(output_dir) if output_dir is not None else Path(store.settings.home)
+    timings: dict[str, float] = {}
+
+    def lap(name: str, started: float) -> None:
+        timings[name] = round(time.perf_counter() - started, 4)
+
+    if reset_first:
+        await reset(store)
+    t = time.perf_counter()
+    await register(store)
+    lap("register", t)
+    t = time.perf_counter()
+    data = generate(config)
+    lap("generate", t)
+    t = time.perf_counter()
+    ingested = await store.ingest(data.transactions)
+    ingested.update(await store.ingest(data.customers))
+    lap("ingest", t)
+    t = time.perf_counter()
+    versions = {}
+    for feature, _ in FEATURES:
+        fitted = await store.fit_transformer(feature.name)
+        versions[feature.name] = fitted.version
+    lap("fit transformers", t)
+    t = time.perf_counter()
+    await store.materialize()
+    lap("materialize", t)
+    sample = [f"C{i:06d}" for i in range(min(3, config.customers))]
+    names = [f.name for f, _ in FEATURES]
+    t = time.perf_counter()
+    vector = await store.get_feature_vector(names, sample)
+    lap("online vector (3 entities)", t)
+    t = time.perf_counter()
+    training = await store.get_historical_features(data.entity_rows, names)
+    lap("training set", t)
+    output.mkdir(parents=True, exist_ok=True)
+    path = output / "demo_training_set.parquet"
+    training.to_parquet(path, index=False)
+    preview = training.head(3).astype(object).where(training.head(3).notna(), None)
+    return DemoReport(
+        home=str(store.settings.home),
+        customers=config.customers,
+        values_ingested=sum(ingested.values()),
+        versions=versions,
+        timings_s=timings,
+        vector=vector.to_dict(),
+        training_set_path=str(path),
+        training_set_shape=training.shape,
+        training_set_preview=[
+            {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in row.items()}
+            for row in preview.to_dict(orient="records")
+        ],
+    )

@@ -1,0 +1,587 @@
+"""FeatureStore: the service layer that the SDK, the CLI and the REST API all call.
+
+It ties the registry (metadata), the online store and the offline store together:
+
+* write path: validate → transform with the current version → append to the offline
+  history (source of truth) → update the online copy (last write wins by event time);
+* read path: online first; on a miss, the offline store, transformed, repopulating online;
+* training sets: point-in-time joins in the offline store, transformed like serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Self
+
+import pandas as pd
+import pyarrow as pa
+
+from fstore.backends import create_metadata_store, create_offline_store, create_online_store
+from fstore.catalog import Catalog, ResolvedFeature
+from fstore.columns import history_table, online_write, transform_arrow
+from fstore.config import Settings
+from fstore.errors import NotFoundError, ValidationError
+from fstore.models import (
+    ChangeAction,
+    ChangeRecord,
+    Entity,
+    Feature,
+    FeatureGroup,
+    FeatureStatistics,
+    FeatureValue,
+    FeatureVersion,
+    TransformerSpec,
+)
+from fstore.registry import Registry
+from fstore.serving import FeatureVector, read_records, served
+from fstore.training import historical_features
+from fstore.transformers import Transformer, create_transformer
+from fstore.values import (
+    Values,
+    coerce_column,
+    coerce_entity_ids,
+    coerce_timestamps,
+    coerce_values,
+    to_datetime,
+)
+
+log = logging.getLogger(__name__)
+
+TransformerLike = TransformerSpec | Transformer | Mapping[str, Any] | str | Any
+
+
+def transformer_parts(
+    transformer: TransformerLike | None,
+) -> tuple[TransformerSpec | None, dict[str, Any] | None]:
+    """(spec, fitted state) from any way a user can name a transformer."""
+    if transformer is None:
+        return None, None
+    inner = getattr(transformer, "transformer", None)  # the specification's facade classes
+    if isinstance(inner, Transformer):
+        transformer = inner
+    if isinstance(transformer, Transformer):
+        state = transformer.get_state()
+        spec = TransformerSpec(kind=state["kind"], params=state["params"])
+        return spec, state.get("state") if transformer.fitted else None
+    if isinstance(transformer, TransformerSpec):
+        return transformer, None
+    if isinstance(transformer, str):
+        return TransformerSpec(kind=transformer), None
+    if isinstance(transformer, Mapping):
+        data = dict(transformer)
+        state = data.pop("state", None)
+        spec = TransformerSpec.model_validate(data)
+        if state is not None:
+            create_transformer(spec)  # validates params before the state is trusted
+        return spec, state
+    raise ValidationError(f"not a transformer: {transformer!r}")
+
+
+class FeatureStore:
+    """The feature store. Async; ``FeatureStore.sync()`` gives the blocking twin.
+
+    With no arguments it runs embedded on files under ``./.fstore/``. Pass ``Settings`` (or
+    keyword overrides such as ``home=…``, ``online_url=…``) to point it elsewhere.
+    """
+
+    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+        self.settings = settings or Settings(**overrides)
+        if settings is not None and overrides:
+            self.settings = settings.model_copy(update=overrides)
+        s = self.settings
+        self.metadata = create_metadata_store(s.resolved_metadata_url())
+        self.online = create_online_store(s.resolved_online_url())
+        self.offline = create_offline_store(s.resolved_offline_url())
+        self.registry = Registry(self.metadata, actor=s.actor)
+        self.catalog = Catalog(self.registry, self.metadata, s.metadata_cache_seconds)
+        self._opened = False
+        self._open_lock = asyncio.Lock()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def open(self) -> Self:
+        async with self._open_lock:
+            if not self._opened:
+                await self.metadata.open()
+                await self.online.open()
+                await self.offline.open()
+                self._opened = True
+        return self
+
+    async def close(self) -> None:
+        if self._opened:
+            self._opened = False
+            for store in (self.online, self.offline, self.metadata):
+                await store.close()
+
+    async def __aenter__(self) -> Self:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @classmethod
+    def sync(cls, settings: Settings | None = None, **overrides: Any) -> Any:
+        from fstore.sync import SyncFeatureStore
+
+        return SyncFeatureStore(cls(settings, **overrides))
+
+    async def _ready(self) -> None:
+        if not self._opened:
+            await self.open()
+
+    async def _changed(self, *features: Feature) -> None:
+        """After a metadata write: drop cached metadata, refresh the online metadata cache."""
+        self.catalog.invalidate()
+        for feature in features:
+            await self.online.put_feature_meta(feature.id, feature.model_dump(mode="json"))
+
+    async def health(self) -> dict[str, Any]:
+        await self._ready()
+        report: dict[str, Any] = {}
+        for name, store in (("metadata", self.metadata), ("online", self.online), ("offline", self.offline)):
+            started = time.perf_counter()
+            try:
+                info = await store.ping()
+                report[name] = {
+                    "ok": True,
+                    **info,
+                    "latency_ms": round((time.perf_counter() - started) * 1e3, 3),
+                }
+            except Exception as exc:
+                report[name] = {"ok": False, "error": str(exc), "url": store.url}
+        return report
+
+    # -- entities -----------------------------------------------------------------------------
+
+    async def create_entity(self, entity: Entity | Mapping[str, Any]) -> Entity:
+        await self._ready()
+        return await self.registry.create_entity(Entity.model_validate(entity))
+
+    async def get_entity(self, name: str) -> Entity:
+        await self._ready()
+        return await self.registry.get_entity(name)
+
+    async def list_entities(self) -> list[Entity]:
+        await self._ready()
+        return await self.registry.list_entities()
+
+    async def delete_entity(self, name: str) -> None:
+        await self._ready()
+        await self.registry.delete_entity(name)
+
+    # -- features -----------------------------------------------------------------------------
+
+    async def create_feature(
+        self,
+        feature: Feature | Mapping[str, Any],
+        transformer: TransformerLike | None = None,
+        *,
+        version: str | None = None,
+        reason: str = "",
+    ) -> Feature:
+        """Register a new feature (version 1.0.0 unless ``version``), optionally with a transformer."""
+        await self._ready()
+        spec, state = transformer_parts(transformer)
+        created, fv = await self.registry.create_feature(
+            Feature.model_validate(feature), spec, state, version=version, reason=reason
+        )
+        if state is not None and spec is not None:
+            await self.online.put_transformer(
+                created.id, fv.version, {**spec.model_dump(mode="json"), "state": state}
+            )
+        await self._changed(created)
+        return created
+
+    async def register_feature(
+        self,
+        feature: Feature | Mapping[str, Any],
+        transformer: TransformerLike | None = None,
+        *,
+        version: str | None = None,
+        reason: str = "",
+    ) -> FeatureVersion:
+        """The specification's ``registry.register_feature``: create the feature, or register a
+        new version of it with this definition and transformer."""
+        await self._ready()
+        feature = Feature.model_validate(feature)
+        try:
+            await self.registry.get_feature(feature.name)
+        except NotFoundError:
+            created = await self.create_feature(feature, transformer, version=version, reason=reason)
+            return await self.registry.get_version(created.name)
+        changes = feature.model_dump(exclude={"created_at", "updated_at", "current_version", "id"})
+        return await self.update_feature(
+            feature.name, changes, transformer=transformer, version=version, reason=reason, new_version=True
+        )
+
+    async def get_feature(self, name: str) -> Feature:
+        await self._ready()
+        return await self.registry.get_feature(name)
+
+    async def list_features(self, **filters: Any) -> list[Feature]:
+        await self._ready()
+        return await self.registry.list_features(**filters)
+
+    async def update_feature(
+        self,
+        name: str,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        transformer: TransformerLike | str | None = "keep",
+        version: str | None = None,
+        reason: str = "",
+        new_version: bool = False,
+    ) -> Any:
+        """Change a feature; returns the new ``FeatureVersion`` when ``new_version`` else the feature.
+
+        ``transformer="keep"`` keeps the current one; ``None`` removes it.
+        """
+        await self._ready()
+        if transformer == "keep":
+            spec, state = "keep", "keep"
+        else:
+            spec, state = transformer_parts(transformer)
+        feature, fv = await self.registry.update_feature(
+            name,
+            dict(changes or {}),
+            transformer=spec,
+            transformer_state=state,
+            version=version,
+            reason=reason,
+        )
+        await self._changed(feature)
+        if new_version:
+            return fv or await self.registry.get_version(name)
+        return feature
+
+    async def delete_feature(self, name: str, *, force: bool = False) -> None:
+        """Delete a feature, its versions and all its values (refused if others depend on it)."""
+        await self._ready()
+        feature = await self.registry.delete_feature(name, force=force)
+        await self.offline.delete_feature(feature.id)
+        await self.online.delete_feature(feature.entity, feature.id)
+        self.catalog.invalidate()
+
+    # -- groups -------------------------------------------------------------------------------
+
+    async def create_group(self, group: FeatureGroup | Mapping[str, Any]) -> FeatureGroup:
+        await self._ready()
+        created = await self.registry.create_group(FeatureGroup.model_validate(group))
+        self.catalog.invalidate()
+        return created
+
+    async def get_group(self, name: str) -> FeatureGroup:
+        await self._ready()
+        return await self.registry.get_group(name)
+
+    async def list_groups(self) -> list[FeatureGroup]:
+        await self._ready()
+        return await self.registry.list_groups()
+
+    async def update_group(self, name: str, changes: Mapping[str, Any]) -> FeatureGroup:
+        await self._ready()
+        return await self.registry.update_group(name, dict(changes))
+
+    async def delete_group(self, name: str) -> None:
+        await self._ready()
+        await self.registry.delete_group(name)
+
+    async def add_to_group(self, group: str, feature: str) -> FeatureGroup:
+        await self._ready()
+        result = await self.registry.add_to_group(group, feature)
+        self.catalog.invalidate()
+        return result
+
+    async def remove_from_group(self, group: str, feature: str) -> FeatureGroup:
+        await self._ready()
+        result = await self.registry.remove_from_group(group, feature)
+        self.catalog.invalidate()
+        return result
+
+    async def get_group_features(self, name: str) -> list[Feature]:
+        group = await self.get_group(name)
+        return [await self.registry.get_feature(f) for f in group.features]
+
+    # -- versions, lineage, history -------------------------------------------------------------
+
+    async def list_versions(self, name: str) -> list[FeatureVersion]:
+        await self._ready()
+        return await self.registry.list_versions(name)
+
+    async def get_version(self, name: str, version: str | None = None) -> FeatureVersion:
+        await self._ready()
+        return await self.registry.get_version(name, version)
+
+    async def diff_versions(self, name: str, a: str, b: str) -> dict[str, Any]:
+        await self._ready()
+        return await self.registry.diff_versions(name, a, b)
+
+    async def rollback(self, name: str, version: str) -> Feature:
+        await self._ready()
+        feature = await self.registry.rollback(name, version)
+        await self._changed(feature)
+        return feature
+
+    async def dependencies(self, name: str, *, transitive: bool = False) -> list[str]:
+        await self._ready()
+        return await self.registry.dependencies(name, transitive=transitive)
+
+    async def dependents(self, name: str, *, transitive: bool = False) -> list[str]:
+        await self._ready()
+        return await self.registry.dependents(name, transitive=transitive)
+
+    async def history(
+        self, object_type: str | None = None, object_id: str | None = None, limit: int | None = None
+    ) -> list[ChangeRecord]:
+        await self._ready()
+        return await self.registry.history(object_type, object_id, limit)
+
+    # -- transformers -------------------------------------------------------------------------
+
+    async def fit_transformer(
+        self,
+        name: str,
+        *,
+        as_of: datetime | str | None = None,
+        transformer: TransformerLike | None = None,
+        version: str | None = None,
+    ) -> FeatureVersion:
+        """Fit the feature's transformer (or a new one) on its offline history up to ``as_of``;
+        registers the fitted state as a new version (minor bump; major if the kind changes)."""
+        await self._ready()
+        current = await self.registry.get_version(name)
+        spec = transformer_parts(transformer)[0] if transformer is not None else current.transformer
+        if spec is None:
+            raise ValidationError(f"feature {name!r} has no transformer to fit; give one")
+        cutoff = to_datetime(as_of) if as_of is not None else None
+        values = await self.offline.values(name, cutoff)
+        fitted = create_transformer(spec).fit(values)
+        when = f" as of {cutoff.isoformat()}" if cutoff else ""
+        feature, fv = await self.registry.update_feature(
+            name,
+            {},
+            transformer=spec,
+            transformer_state=fitted.get_state()["state"],
+            version=version,
+            reason=f"fitted on {len(values) - values.null_count} values{when}",
+            action=ChangeAction.FIT,
+        )
+        if fv is None:  # the same state again: nothing new to register
+            return current
+        await self.online.put_transformer(
+            name, fv.version, {**spec.model_dump(mode="json"), "state": fv.transformer_state}
+        )
+        await self._changed(feature)
+        return fv
+
+    async def transform(self, name: str, values: Any, version: str | None = None) -> Any:
+        """Transform raw values with the feature's current (or given) fitted transformer."""
+        await self._ready()
+        from fstore.catalog import build_transformer
+
+        fv = await self.registry.get_version(name, version)
+        transformer = build_transformer(fv.transformer, fv.transformer_state)
+        if transformer is None:
+            raise ValidationError(f"feature {name!r} version {fv.version} has no fitted transformer")
+        return transformer.transform(values)
+
+    # -- writing values -------------------------------------------------------------------------
+
+    async def store_feature_values(self, feature_id: str, batch: Any) -> int:
+        """Validate and store a batch of one feature's values (nothing is stored if a row is
+        bad); returns the number of values stored."""
+        await self._ready()
+        (resolved,) = await self.catalog.resolve([feature_id])
+        values = coerce_values(resolved.feature, batch, entity_column=resolved.entity.join_key)
+        await self._write(resolved, values)
+        return len(values)
+
+    async def store_feature_value(
+        self, feature_id: str, entity_id: str | int, value: Any, event_timestamp: datetime | str | None = None
+    ) -> int:
+        row = {"entity_id": entity_id, "value": value, "event_timestamp": event_timestamp}
+        return await self.store_feature_values(feature_id, [row])
+
+    async def ingest(
+        self,
+        data: Any,
+        *,
+        features: Sequence[str] | None = None,
+        timestamp_column: str = "event_timestamp",
+        entity_column: str | None = None,
+    ) -> dict[str, int]:
+        """Store a wide table: an entity id column, a timestamp column and one column per
+        feature. Every column is validated before anything is stored."""
+        await self._ready()
+        if isinstance(data, pd.DataFrame):
+            data = pa.Table.from_pandas(data, preserve_index=False)
+        if not isinstance(data, pa.Table):
+            raise ValidationError("ingest takes a pandas DataFrame or an Arrow table")
+        columns = set(data.column_names)
+        if timestamp_column not in columns:
+            raise ValidationError(f"the data has no timestamp column {timestamp_column!r}")
+        if features is None:
+            registered = {f.name for f in await self.registry.list_features()}
+            features = [c for c in data.column_names if c in registered]
+            unknown = [c for c in data.column_names if c not in registered and c != timestamp_column]
+            entity_cols = {e.join_key for e in await self.registry.list_entities()}
+            unknown = [c for c in unknown if c not in entity_cols and c != entity_column]
+            if unknown:
+                raise ValidationError(f"columns are not registered features: {', '.join(unknown)}")
+        if not features:
+            raise ValidationError("the data holds no feature columns")
+        resolved = await self.catalog.resolve(list(features))
+        key = entity_column or resolved[0].entity.join_key
+        for r in resolved:
+            if r.name not in columns:
+                raise ValidationError(f"the data has no column for feature {r.name!r}")
+            if entity_column is None and r.entity.join_key != key:
+                raise ValidationError("ingest one entity at a time: features describe different entities")
+        if key not in columns:
+            raise ValidationError(f"the data has no entity id column {key!r}")
+        ids = coerce_entity_ids(data.column(key))
+        ts = coerce_timestamps(data.column(timestamp_column), None)
+        batches = [(r, Values(ids, ts, coerce_column(r.feature, data.column(r.name), ids))) for r in resolved]
+        for r, values in batches:
+            await self._write(r, values)
+        return {r.name: len(v) for r, v in batches}
+
+    async def _write(self, resolved: ResolvedFeature, values: Values) -> None:
+        if len(values) == 0:
+            return
+        transformed = transform_arrow(resolved, values.values)
+        now_us = int(datetime.now(UTC).timestamp() * 1_000_000)
+        table = history_table(
+            values.entity_ids, values.event_ts, values.values, transformed, resolved.version, now_us
+        )
+        await self.offline.append(resolved.feature.id, table)
+        write = online_write(resolved, values.entity_ids, values.event_ts, values.values, transformed)
+        await self.online.write(resolved.entity.name, [write])
+
+    # -- reading values -------------------------------------------------------------------------
+
+    async def get_feature_value(self, feature_id: str, entity_id: str | int) -> FeatureValue | None:
+        """The latest value of a feature for an entity (transformed by the current version)."""
+        await self._ready()
+        (resolved,) = await self.catalog.resolve([feature_id])
+        eid = str(entity_id)
+        record = (await read_records(self.online, self.offline, resolved.entity.name, [eid], [resolved]))[0][
+            0
+        ]
+        if record is None:
+            return None
+        return FeatureValue(
+            feature_id=resolved.feature.id,
+            entity_id=eid,
+            value=record[1],
+            transformed=served(resolved, record),
+            version=resolved.version,
+            event_timestamp=datetime.fromtimestamp(record[0] / 1e6, tz=UTC),
+        )
+
+    async def get_feature_vector(
+        self,
+        features: Sequence[str],
+        entities: Sequence[str | int],
+        *,
+        transformed: bool = True,
+        read_through: bool = True,
+    ) -> FeatureVector:
+        """Latest values of many features (all of one entity) for many entity ids."""
+        await self._ready()
+        resolved = await self.catalog.resolve(features)
+        entity = resolved[0].entity
+        for r in resolved:
+            if r.entity.name != entity.name:
+                raise ValidationError("a feature vector holds features of one entity")
+        ids = [e if isinstance(e, str) else str(e) for e in entities]
+        rows = await read_records(self.online, self.offline, entity.name, ids, resolved, read_through)
+        columns: dict[str, list[Any]] = {}
+        for j, r in enumerate(resolved):
+            if transformed:
+                columns[r.name] = [None if row[j] is None else served(r, row[j]) for row in rows]
+            else:
+                columns[r.name] = [None if row[j] is None else row[j][1] for row in rows]
+        return FeatureVector(entity.join_key, list(entities), columns)
+
+    async def get_feature_history(
+        self,
+        feature_id: str,
+        entity_id: str | int | None = None,
+        *,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+        limit: int | None = None,
+    ) -> pa.Table:
+        await self._ready()
+        (resolved,) = await self.catalog.resolve([feature_id])
+        return await self.offline.history(
+            resolved.feature.id,
+            entity_ids=None if entity_id is None else [str(entity_id)],
+            start=to_datetime(start) if start is not None else None,
+            end=to_datetime(end) if end is not None else None,
+            limit=limit,
+        )
+
+    async def get_historical_features(
+        self,
+        entity_rows: Any,
+        features: Sequence[str],
+        *,
+        timestamp_column: str = "event_timestamp",
+        transformed: bool = True,
+    ) -> Any:
+        """A point-in-time-correct training set (pandas in → pandas out; Arrow → Arrow)."""
+        await self._ready()
+        if not features:
+            raise ValidationError("name at least one feature")
+        resolved = await self.catalog.resolve(list(features))
+        return await historical_features(self.offline, entity_rows, resolved, timestamp_column, transformed)
+
+    async def materialize(
+        self,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+        features: Sequence[str] | None = None,
+    ) -> dict[str, int]:
+        """Copy each entity's latest value in [start, end] from offline to online (values
+        newer online are kept); returns how many values each feature sent."""
+        await self._ready()
+        names = (
+            list(features) if features is not None else [f.name for f in await self.registry.list_features()]
+        )
+        lo = to_datetime(start) if start is not None else None
+        hi = to_datetime(end) if end is not None else None
+        counts: dict[str, int] = {}
+        for resolved in await self.catalog.resolve(names):
+            table = await self.offline.latest(resolved.feature.id, start=lo, end=hi)
+            if table.num_rows:
+                raw = table.column("value").combine_chunks()
+                write = online_write(
+                    resolved,
+                    table.column("entity_id").combine_chunks(),
+                    table.column("event_timestamp").combine_chunks(),
+                    raw,
+                    transform_arrow(resolved, raw),
+                )
+                await self.online.write(resolved.entity.name, [write])
+            counts[resolved.name] = table.num_rows
+        return counts
+
+    async def statistics(
+        self, feature_id: str, *, start: datetime | str | None = None, end: datetime | str | None = None
+    ) -> FeatureStatistics:
+        await self._ready()
+        (resolved,) = await self.catalog.resolve([feature_id])
+        stats = await self.offline.statistics(
+            resolved.feature.id,
+            numerical=resolved.feature.type.value == "numerical",
+            start=to_datetime(start) if start is not None else None,
+            end=to_datetime(end) if end is not None else None,
+        )
+        return FeatureStatistics(feature_id=resolved.feature.id, **stats)

@@ -1,0 +1,292 @@
+"""Turning user input into validated, columnar feature values.
+
+Every entry point (SDK, CLI, REST, stream) funnels values through ``coerce_values``: a batch
+is checked whole before anything is stored, and the first bad row is named in the error.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fstore.errors import InvalidValueError, TypeMismatchError, ValidationError
+from fstore.models import Feature, FeatureValue, ValueType
+
+TS_TYPE = pa.timestamp("us", tz="UTC")
+_ARROW_TYPES = {ValueType.FLOAT: pa.float64(), ValueType.INT: pa.int64(), ValueType.STRING: pa.string()}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def arrow_type(dtype: ValueType) -> pa.DataType:
+    return _ARROW_TYPES[dtype]
+
+
+@dataclass(slots=True)
+class Values:
+    """Validated values of one feature: parallel Arrow arrays, no nulls in ids or times."""
+
+    entity_ids: pa.Array  # string
+    event_ts: pa.Array  # timestamp[us, UTC]
+    values: pa.Array  # the feature's dtype
+
+    def __len__(self) -> int:
+        return len(self.entity_ids)
+
+
+def to_datetime(value: Any) -> datetime:
+    """A timezone-aware UTC datetime from a datetime (naive = UTC), ISO string or numpy value."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, str):
+        try:
+            return to_datetime(datetime.fromisoformat(value.strip()))
+        except ValueError:
+            raise ValidationError(f"{value!r} is not an ISO-8601 timestamp") from None
+    if isinstance(value, np.datetime64):
+        return to_datetime(pd.Timestamp(value).to_pydatetime())
+    raise ValidationError(f"{value!r} is not a timestamp (give a datetime or an ISO-8601 string)")
+
+
+def to_micros(value: Any) -> int:
+    dt = to_datetime(value)
+    delta = dt - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(micros: int) -> datetime:
+    return datetime.fromtimestamp(micros / 1_000_000, tz=UTC)
+
+
+def entity_key_of(entity_id: Any, row: int | None = None) -> str:
+    """Entity ids are stored as strings; ints are accepted and converted."""
+    if isinstance(entity_id, bool) or entity_id is None:
+        raise InvalidValueError(_where(row, entity_id) + "entity id is missing or not a string/int", row=row)
+    if isinstance(entity_id, (int, np.integer)):
+        return str(int(entity_id))
+    if isinstance(entity_id, str) and entity_id != "":
+        return entity_id
+    raise InvalidValueError(_where(row, entity_id) + f"bad entity id {entity_id!r}", row=row)
+
+
+def _where(row: int | None, entity_id: Any = None) -> str:
+    if row is None:
+        return ""
+    return f"row {row}" + (f" (entity {entity_id!r})" if entity_id is not None else "") + ": "
+
+
+def check_value(feature: Feature, value: Any, row: int | None = None, entity_id: Any = None) -> Any:
+    """Validate one raw value against the feature's type; returns it in canonical form."""
+    where = _where(row, entity_id)
+    if value is None or (isinstance(value, float) and math.isnan(value) and feature.nullable):
+        if not feature.nullable:
+            raise InvalidValueError(f"{where}feature {feature.name!r} does not allow nulls", row=row)
+        return None
+    if feature.dtype is ValueType.STRING:
+        if not isinstance(value, str):
+            raise TypeMismatchError(
+                f"{where}feature {feature.name!r} is categorical: expected a string, got {value!r}", row=row
+            )
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeMismatchError(
+            f"{where}feature {feature.name!r} is numerical: expected a number, got {value!r}", row=row
+        )
+    if feature.dtype is ValueType.INT:
+        if isinstance(value, (float, np.floating)) and not float(value).is_integer():
+            raise TypeMismatchError(f"{where}feature {feature.name!r} holds integers, got {value!r}", row=row)
+        return int(value)
+    number = float(value)
+    if not math.isfinite(number):
+        raise InvalidValueError(f"{where}feature {feature.name!r}: {value!r} is not a finite number", row=row)
+    return number
+
+
+def _rows_to_columns(rows: Sequence[Any]) -> tuple[list[Any], list[Any], list[Any]]:
+    ids: list[Any] = []
+    times: list[Any] = []
+    vals: list[Any] = []
+    for i, row in enumerate(rows):
+        if isinstance(row, FeatureValue):
+            ids.append(row.entity_id)
+            times.append(row.event_timestamp)
+            vals.append(row.value)
+        elif isinstance(row, Mapping):
+            missing = [k for k in ("entity_id", "value") if k not in row]
+            if missing:
+                raise ValidationError(f"row {i}: missing {', '.join(missing)}", row=i)
+            ids.append(row["entity_id"])
+            times.append(row.get("event_timestamp"))
+            vals.append(row["value"])
+        else:
+            raise ValidationError(
+                f"row {i}: expected a FeatureValue or a mapping with entity_id, value, event_timestamp",
+                row=i,
+            )
+    return ids, times, vals
+
+
+def _coerce_rows(feature: Feature, rows: Sequence[Any], now_us: int) -> Values:
+    ids, times, vals = _rows_to_columns(rows)
+    keys = [entity_key_of(eid, i) for i, eid in enumerate(ids)]
+    micros: list[int] = []
+    for i, t in enumerate(times):
+        if t is None:
+            micros.append(now_us)
+            continue
+        try:
+            micros.append(to_micros(t))
+        except ValidationError as exc:
+            raise ValidationError(f"{_where(i, ids[i])}{exc.message}", row=i) from None
+    clean = [check_value(feature, v, i, ids[i]) for i, v in enumerate(vals)]
+    return Values(
+        pa.array(keys, pa.string()),
+        pa.array(micros, pa.int64()).cast(TS_TYPE),
+        pa.array(clean, arrow_type(feature.dtype)),  # type: ignore[arg-type]
+    )
+
+
+def _first_true(mask: pa.Array | pa.ChunkedArray) -> int | None:
+    if not pc.any(mask).as_py():
+        return None
+    return int(pc.index(mask, True).as_py())
+
+
+def coerce_timestamps(column: Any, ids: Sequence[Any] | None = None) -> pa.Array:
+    """A column of timestamps (datetimes, ISO strings, pandas/Arrow timestamps) as UTC µs."""
+    arr = column if isinstance(column, (pa.Array, pa.ChunkedArray)) else pa.array(pd.Series(column))
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_timestamp(arr.type):
+        out = arr.cast(pa.timestamp("us", tz=arr.type.tz or "UTC")).cast(TS_TYPE)
+    elif pa.types.is_date(arr.type):
+        out = arr.cast(pa.timestamp("us")).cast(TS_TYPE)
+    elif pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        parsed = pd.to_datetime(pd.Series(arr.to_pandas()), utc=True, errors="coerce", format="ISO8601")
+        bad = parsed.isna() & pd.Series(arr.is_valid().to_pandas())
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ValidationError(
+                f"{_where(i, ids[i] if ids is not None else None)}{arr[i].as_py()!r} is not an ISO-8601 "
+                "timestamp",
+                row=i,
+            )
+        out = pa.array(parsed, TS_TYPE)
+    else:
+        raise ValidationError(f"timestamps must be datetimes or ISO-8601 strings, got a column of {arr.type}")
+    missing = _first_true(out.is_null())
+    if missing is not None:
+        raise ValidationError(f"{_where(missing)}event timestamp is missing", row=missing)
+    return out
+
+
+def coerce_entity_ids(column: Any) -> pa.Array:
+    arr = column if isinstance(column, (pa.Array, pa.ChunkedArray)) else pa.array(pd.Series(column))
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if (
+        pa.types.is_integer(arr.type)
+        or pa.types.is_large_string(arr.type)
+        or pa.types.is_dictionary(arr.type)
+    ):
+        arr = arr.cast(pa.string())
+    elif not pa.types.is_string(arr.type):
+        raise ValidationError(f"entity ids must be strings or integers, got a column of {arr.type}")
+    bad = _first_true(pc.or_kleene(arr.is_null(), pc.equal(pc.utf8_length(arr), 0)).fill_null(True))
+    if bad is not None:
+        raise InvalidValueError(f"{_where(bad)}entity id is missing", row=bad)
+    return arr
+
+
+def coerce_column(feature: Feature, column: Any, ids: pa.Array | None = None) -> pa.Array:
+    """Validate a whole column of raw values vectorised; the first bad row is named."""
+    arr = column if isinstance(column, (pa.Array, pa.ChunkedArray)) else pa.array(pd.Series(column))
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    target = arrow_type(feature.dtype)  # type: ignore[arg-type]
+
+    def fail(i: int, why: str, error: type[InvalidValueError] = InvalidValueError) -> None:
+        eid = ids[i].as_py() if ids is not None else None
+        raise error(f"{_where(i, eid)}feature {feature.name!r}: {why}", row=i, feature=feature.name)
+
+    if pa.types.is_null(arr.type):
+        arr = pa.nulls(len(arr), target)
+    if feature.dtype is ValueType.STRING:
+        if pa.types.is_dictionary(arr.type) or pa.types.is_large_string(arr.type):
+            arr = arr.cast(pa.string())
+        if not pa.types.is_string(arr.type):
+            fail(0, f"is categorical: expected strings, got {arr.type}", TypeMismatchError)
+    else:
+        if pa.types.is_boolean(arr.type) or not (
+            pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)
+        ):
+            fail(0, f"is numerical: expected numbers, got {arr.type}", TypeMismatchError)
+        if pa.types.is_floating(arr.type):
+            floats = arr.cast(pa.float64())
+            if feature.nullable:  # NaN is a null for nullable features
+                floats = pc.if_else(pc.is_nan(floats), pa.scalar(None, pa.float64()), floats)
+            bad = _first_true(pc.invert(pc.is_finite(floats)).fill_null(False))
+            if bad is not None:
+                fail(bad, f"{floats[bad].as_py()!r} is not a finite number")
+            if feature.dtype is ValueType.INT:
+                frac = pc.not_equal(pc.floor(floats), floats).fill_null(False)
+                bad = _first_true(frac)
+                if bad is not None:
+                    fail(bad, f"holds integers, got {floats[bad].as_py()!r}", TypeMismatchError)
+            arr = floats
+        arr = arr.cast(target)
+    if not feature.nullable:
+        bad = _first_true(arr.is_null())
+        if bad is not None:
+            fail(bad, "does not allow nulls")
+    return arr
+
+
+def coerce_values(
+    feature: Feature,
+    batch: Any,
+    *,
+    entity_column: str | None = None,
+    timestamp_column: str = "event_timestamp",
+    value_column: str | None = None,
+    now: datetime | None = None,
+) -> Values:
+    """Validate a batch of one feature's values.
+
+    ``batch`` is a pandas DataFrame or Arrow table (columns ``entity_id`` or the entity's join
+    key, ``value`` or the feature name, ``event_timestamp``), or an iterable of
+    ``FeatureValue`` objects or dicts with the same keys. A missing timestamp means now.
+    """
+    now_us = to_micros(now or datetime.now(UTC))
+    if isinstance(batch, pd.DataFrame):
+        batch = pa.Table.from_pandas(batch, preserve_index=False)
+    if isinstance(batch, pa.Table):
+        names = set(batch.column_names)
+        id_col = _pick(names, [entity_column, "entity_id"], "entity id")
+        val_col = _pick(names, [value_column, "value", feature.name], "value")
+        ids = coerce_entity_ids(batch.column(id_col))
+        if timestamp_column in names:
+            ts = coerce_timestamps(batch.column(timestamp_column), ids.to_pylist())
+        else:
+            ts = pa.array(np.full(len(ids), now_us, dtype=np.int64)).cast(TS_TYPE)
+        return Values(ids, ts, coerce_column(feature, batch.column(val_col), ids))
+    if isinstance(batch, (FeatureValue, Mapping)):
+        batch = [batch]
+    if not isinstance(batch, Iterable) or isinstance(batch, (str, bytes)):
+        raise ValidationError("a batch is a DataFrame, an Arrow table, or a list of values")
+    return _coerce_rows(feature, list(batch), now_us)
+
+
+def _pick(names: set[str], candidates: list[str | None], what: str) -> str:
+    for name in candidates:
+        if name and name in names:
+            return name
+    wanted = " or ".join(repr(c) for c in candidates if c)
+    raise ValidationError(f"the batch has no {what} column ({wanted})")

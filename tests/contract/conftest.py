@@ -1,0 +1,168 @@
+"""Fixtures of the contract tests: every backend of a kind must pass the same tests.
+
+A backend is a factory ``(tmp_path) -> store`` (not opened yet) in the list of its kind, so
+adding one is a one-line change, e.g.::
+
+    METADATA_BACKENDS = [
+        pytest.param(make_sqlite_metadata, id="sqlite"),
+        pytest.param(make_mongo_metadata, id="mongodb", marks=needs_mongo),
+    ]
+
+(a server backend's factory picks a fresh database name, e.g. from ``tmp_path.name``).
+The tests reach a second client of the same store through ``create_*_store(store.url)``.
+
+Tests that start several processes on the same files run only on backends whose URL scheme
+is in ``FILE_SCHEMES`` (request the ``file_backend_only`` fixture).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import textwrap
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from fstore.backends import create_metadata_store, create_online_store
+from fstore.backends.metadata.base import MetadataStore
+from fstore.backends.metadata.sqlite import SQLiteMetadataStore
+from fstore.backends.online.base import OnlineStore
+from fstore.backends.online.sqlite import SQLiteOnlineStore
+
+
+def make_sqlite_metadata(tmp_path: Path) -> SQLiteMetadataStore:
+    return SQLiteMetadataStore(f"sqlite:///{tmp_path / 'metadata.db'}")
+
+
+def make_sqlite_online(tmp_path: Path) -> SQLiteOnlineStore:
+    return SQLiteOnlineStore(f"sqlite:///{tmp_path / 'online.db'}")
+
+
+METADATA_BACKENDS = [pytest.param(make_sqlite_metadata, id="sqlite")]
+ONLINE_BACKENDS = [pytest.param(make_sqlite_online, id="sqlite")]
+FILE_SCHEMES = {"sqlite"}
+
+
+@pytest.fixture(params=METADATA_BACKENDS)
+async def metadata_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MetadataStore]:
+    store = request.param(tmp_path)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest.fixture(params=ONLINE_BACKENDS)
+async def online_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OnlineStore]:
+    store = request.param(tmp_path)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+async def other_metadata_store(metadata_store: MetadataStore) -> AsyncIterator[MetadataStore]:
+    """A second client of the same metadata store (another connection, as another process has)."""
+    other = create_metadata_store(metadata_store.url)
+    await other.open()
+    try:
+        yield other
+    finally:
+        await other.close()
+
+
+@pytest.fixture
+async def other_online_store(online_store: OnlineStore) -> AsyncIterator[OnlineStore]:
+    other = create_online_store(online_store.url)
+    await other.open()
+    try:
+        yield other
+    finally:
+        await other.close()
+
+
+@pytest.fixture
+def file_backend_only(request: pytest.FixtureRequest) -> None:
+    for name in ("metadata_store", "online_store"):
+        if name in request.fixturenames:
+            url = request.getfixturevalue(name).url
+            if urlsplit(url).scheme.split("+")[0] not in FILE_SCHEMES:
+                pytest.skip(f"{url} is not a file that several processes open")
+
+
+_PRELUDE = """
+import asyncio, sys, time
+from pathlib import Path
+
+from fstore.backends import create_metadata_store, create_online_store
+
+
+async def start_together():
+    Path(sys.argv[1]).touch()
+    go, deadline = Path(sys.argv[2]), time.monotonic() + 30
+    while not go.exists():
+        if time.monotonic() > deadline:
+            sys.exit("no start signal")
+        time.sleep(0.0005)
+"""
+
+_MAIN = """
+asyncio.run(main(*sys.argv[3:]))
+"""
+
+RunProcesses = Callable[[str, Sequence[Sequence[str]]], Awaitable[list[str]]]
+
+
+@pytest.fixture
+def run_processes(tmp_path: Path) -> RunProcesses:
+    """``await run_processes(code, [args, …])``: run ``code`` in one Python process per
+    ``args``; returns their stdouts and fails the test if one fails.
+
+    ``code`` defines ``async def main(*args)``, which opens its store, then calls
+    ``await start_together()`` (returns in every process at the same moment), then works.
+    ``create_metadata_store`` and ``create_online_store`` are imported for it."""
+
+    async def run(code: str, args: Sequence[Sequence[str]]) -> list[str]:
+        script = tmp_path / "worker.py"
+        script.write_text(_PRELUDE + textwrap.dedent(code) + _MAIN)
+        go = tmp_path / "go"
+        go.unlink(missing_ok=True)
+        readies = [tmp_path / f"ready-{i}" for i in range(len(args))]
+        procs: list[Any] = []
+        for ready, extra in zip(readies, args, strict=True):
+            procs.append(
+                await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    str(script),
+                    str(ready),
+                    str(go),
+                    *extra,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                )
+            )
+        try:
+            async with asyncio.timeout(60):
+                while not all(r.exists() for r in readies):
+                    if any(p.returncode is not None for p in procs):
+                        break
+                    await asyncio.sleep(0.005)
+                go.touch()  # all start writing at the same moment
+                outputs = [await p.communicate() for p in procs]
+        finally:
+            for p in procs:
+                if p.returncode is None:
+                    p.kill()
+                    await p.wait()
+        for p, (_, err) in zip(procs, outputs, strict=True):
+            assert p.returncode == 0, err.decode()
+        return [out.decode() for out, _ in outputs]
+
+    return run
