@@ -124,18 +124,23 @@ async def online(home: Path, entities: int) -> dict[str, float]:
                 samples.append(time.perf_counter() - t)
             out[f"vector_{size}_p50_ms"] = pct(samples, 50) * 1e3
             out[f"vector_{size}_p99_ms"] = pct(samples, 99) * 1e3
+    return out
+
+
+def online_sync(home: Path, entities: int) -> dict[str, float]:
+    """The blocking twin, called from plain (non-async) code as a script would."""
+    rng = np.random.default_rng(4)
     sync = FeatureStore.sync(home=home)
-    ids1 = [[f"c{i}"] for i in rng.integers(0, entities, 20_000)]
-    for batch in ids1[:200]:
+    ids = [[f"c{i}"] for i in rng.integers(0, entities, 20_000)]
+    for batch in ids[:200]:
         sync.get_feature_vector(NAMES, batch)
     samples = []
-    for batch in ids1:
+    for batch in ids:
         t = time.perf_counter()
         sync.get_feature_vector(NAMES, batch)
         samples.append(time.perf_counter() - t)
     sync.close()
-    out["vector_1_sync_p50_ms"] = pct(samples, 50) * 1e3
-    return out
+    return {"vector_1_sync_p50_ms": pct(samples, 50) * 1e3}
 
 
 async def training(home: Path, rows: pd.DataFrame, repeats: int) -> dict[str, float]:
@@ -196,6 +201,7 @@ def main() -> None:
         home = Path(tmp)
         res = asyncio.run(build(home, history(entities, events, days)))
         res.update(asyncio.run(online(home, entities)))
+        res.update(online_sync(home, entities))
         cmd = [sys.executable, __file__, "--training-only", str(home)] + (["--quick"] if args.quick else [])
         res.update(json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout))
     res["scaler_values_per_s"] = scaler_speed()

@@ -28,8 +28,7 @@ def transform_arrow(resolved: ResolvedFeature, raw: pa.Array) -> pa.Array:
     has_nulls = raw.null_count > 0
     mask = nulls.to_numpy(zero_copy_only=False) if has_nulls else None
     if pa.types.is_string(raw.type):
-        filled = raw.fill_null("") if has_nulls else raw
-        out = transformer.transform(filled.to_numpy(zero_copy_only=False))
+        out = transformer.transform(raw)  # encoders take Arrow strings and map nulls themselves
     else:
         out = transformer.transform(raw.cast(pa.float64()).to_numpy(zero_copy_only=False))
     if out.ndim == 2:

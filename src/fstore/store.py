@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 
 from fstore.backends import create_metadata_store, create_offline_store, create_online_store
+from fstore.backends.online.base import OnlineWrite
 from fstore.catalog import Catalog, ResolvedFeature
 from fstore.columns import history_table, online_write, transform_arrow
 from fstore.config import Settings
@@ -398,7 +399,7 @@ class FeatureStore:
         await self._ready()
         (resolved,) = await self.catalog.resolve([feature_id])
         values = coerce_values(resolved.feature, batch, entity_column=resolved.entity.join_key)
-        await self._write(resolved, values)
+        await self._write([(resolved, values)])
         return len(values)
 
     async def store_feature_value(
@@ -414,9 +415,11 @@ class FeatureStore:
         features: Sequence[str] | None = None,
         timestamp_column: str = "event_timestamp",
         entity_column: str | None = None,
+        validate_only: bool = False,
     ) -> dict[str, int]:
         """Store a wide table: an entity id column, a timestamp column and one column per
-        feature. Every column is validated before anything is stored."""
+        feature. Every column is validated before anything is stored; ``validate_only``
+        stops there (a dry run)."""
         await self._ready()
         if isinstance(data, pd.DataFrame):
             data = pa.Table.from_pandas(data, preserve_index=False)
@@ -447,21 +450,27 @@ class FeatureStore:
         ids = coerce_entity_ids(data.column(key))
         ts = coerce_timestamps(data.column(timestamp_column), None)
         batches = [(r, Values(ids, ts, coerce_column(r.feature, data.column(r.name), ids))) for r in resolved]
-        for r, values in batches:
-            await self._write(r, values)
+        if not validate_only:
+            await self._write(batches)
         return {r.name: len(v) for r, v in batches}
 
-    async def _write(self, resolved: ResolvedFeature, values: Values) -> None:
-        if len(values) == 0:
-            return
-        transformed = transform_arrow(resolved, values.values)
+    async def _write(self, batches: Sequence[tuple[ResolvedFeature, Values]]) -> None:
+        """Append each batch to the offline history, then update the online copy with one
+        write per entity (the online store merges all features of an entity in one pass)."""
         now_us = int(datetime.now(UTC).timestamp() * 1_000_000)
-        table = history_table(
-            values.entity_ids, values.event_ts, values.values, transformed, resolved.version, now_us
-        )
-        await self.offline.append(resolved.feature.id, table)
-        write = online_write(resolved, values.entity_ids, values.event_ts, values.values, transformed)
-        await self.online.write(resolved.entity.name, [write])
+        online: dict[str, list[OnlineWrite]] = {}
+        for resolved, values in batches:
+            if len(values) == 0:
+                continue
+            transformed = transform_arrow(resolved, values.values)
+            table = history_table(
+                values.entity_ids, values.event_ts, values.values, transformed, resolved.version, now_us
+            )
+            await self.offline.append(resolved.feature.id, table)
+            write = online_write(resolved, values.entity_ids, values.event_ts, values.values, transformed)
+            online.setdefault(resolved.entity.name, []).append(write)
+        for entity, writes in online.items():
+            await self.online.write(entity, writes)
 
     # -- reading values -------------------------------------------------------------------------
 
@@ -557,21 +566,21 @@ class FeatureStore:
         )
         lo = to_datetime(start) if start is not None else None
         hi = to_datetime(end) if end is not None else None
-        counts: dict[str, int] = {}
-        for resolved in await self.catalog.resolve(names):
-            table = await self.offline.latest(resolved.feature.id, start=lo, end=hi)
+        resolved = await self.catalog.resolve(names)
+        tables = await asyncio.gather(
+            *(self.offline.latest(r.feature.id, start=lo, end=hi) for r in resolved)
+        )
+        online: dict[str, list[OnlineWrite]] = {}
+        for r, table in zip(resolved, tables, strict=True):
             if table.num_rows:
                 raw = table.column("value").combine_chunks()
-                write = online_write(
-                    resolved,
-                    table.column("entity_id").combine_chunks(),
-                    table.column("event_timestamp").combine_chunks(),
-                    raw,
-                    transform_arrow(resolved, raw),
-                )
-                await self.online.write(resolved.entity.name, [write])
-            counts[resolved.name] = table.num_rows
-        return counts
+                ids = table.column("entity_id").combine_chunks()
+                ts = table.column("event_timestamp").combine_chunks()
+                write = online_write(r, ids, ts, raw, transform_arrow(r, raw))
+                online.setdefault(r.entity.name, []).append(write)
+        for entity, writes in online.items():
+            await self.online.write(entity, writes)
+        return {r.name: table.num_rows for r, table in zip(resolved, tables, strict=True)}
 
     async def statistics(
         self, feature_id: str, *, start: datetime | str | None = None, end: datetime | str | None = None

@@ -154,26 +154,25 @@ async def prepare(
     entity_column: str | None,
 ) -> pa.Table:
     """Convert CSV text columns of numerical features to numbers and validate every row of
-    every feature column (raises on the first bad row; stores nothing)."""
-    from fstore.values import coerce_column, coerce_entity_ids, coerce_timestamps
-
+    every feature column with the store's own checks (a dry run: raises on the first bad row,
+    stores nothing)."""
     registered = {f.name: f for f in await store.list_features()}
     names = features or [c for c in data.column_names if c in registered]
     chosen = [registered[n] for n in names if n in registered and n in data.column_names]
-    if not chosen:
-        return data  # the store names the problem
-    key = entity_column or (await store.get_entity(chosen[0].entity)).join_key
-    if key not in data.column_names or timestamp_column not in data.column_names:
-        return data
-    id_list = data.column(key).to_pylist()
-    for f in chosen:
-        if f.type == "numerical":
-            index = data.column_names.index(f.name)
-            data = data.set_column(index, f.name, to_numbers(data.column(f.name), f, id_list))
-    ids = coerce_entity_ids(data.column(key))
-    coerce_timestamps(data.column(timestamp_column))
-    for f in chosen:
-        coerce_column(f, data.column(f.name), ids)
+    key = entity_column or (await store.get_entity(chosen[0].entity)).join_key if chosen else None
+    if key is not None and key in data.column_names:
+        id_list = data.column(key).to_pylist()
+        for f in chosen:
+            if f.type == "numerical":
+                index = data.column_names.index(f.name)
+                data = data.set_column(index, f.name, to_numbers(data.column(f.name), f, id_list))
+    await store.ingest(
+        data,
+        features=features or None,
+        timestamp_column=timestamp_column,
+        entity_column=entity_column,
+        validate_only=True,
+    )
     return data
 
 
