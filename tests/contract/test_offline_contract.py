@@ -7,6 +7,7 @@ of the file (``duck`` fixture) check what only the embedded Parquet store has: i
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -200,6 +201,12 @@ async def test_latest_one_row_per_entity_ties_go_to_newest_ingestion(offline: Of
     assert latest.column_names == list(HISTORY_COLUMNS)
     only = await offline.latest("f", entity_ids=["c", "a", "missing"])
     assert rows_of(only) == [("a", at(10), 2.0), ("c", at(1), 5.0)]
+    # ties inside one append
+    await offline.append("g", table(["a", "a", "a", "b"], [10, 10, 5, 1], [1.0, 2.0, 0.0, 7.0], [3, 1, 0, 0]))
+    assert rows_of(await offline.latest("g")) == [("a", at(10), 1.0), ("b", at(1), 7.0)]
+    rows = pa.table({"k": ["a", "a"], "ts": pa.array(micros([10, 9])).cast(TS)})
+    out = await offline.point_in_time(rows, "ts", [PitRequest("g", "k", "v")])
+    assert out.column("v").to_pylist() == [1.0, 0.0]
 
 
 async def test_latest_within_a_range(offline: OfflineStore) -> None:
@@ -466,7 +473,26 @@ async def test_concurrent_appends_from_two_processes_lose_nothing(
         await store.close()
     """
     count = 80
-    await run_processes(code, [[offline.url, "p", str(count)], [offline.url, "q", str(count)]])
+    done = asyncio.Event()
+    seen = []
+
+    async def read_meanwhile() -> None:  # a reader never sees a row twice nor loses one
+        while not done.is_set():
+            h = await offline.history("shared")
+            pairs = list(zip(h.column("entity_id").to_pylist(), h.column("value").to_pylist(), strict=True))
+            assert len(pairs) == len(set(pairs))
+            assert not seen or len(pairs) >= seen[-1]
+            seen.append(len(pairs))
+            await asyncio.sleep(0.002)
+
+    async def write() -> None:
+        try:
+            await run_processes(code, [[offline.url, "p", str(count)], [offline.url, "q", str(count)]])
+        finally:
+            done.set()
+
+    await asyncio.gather(write(), read_meanwhile())
+    assert len(seen) > 3
     h = await offline.history("shared")
     got = sorted(zip(h.column("entity_id").to_pylist(), h.column("value").to_pylist(), strict=True))
     expected = sorted((f"{w}-{i % 7}", float(i)) for w in "pq" for i in range(count))
