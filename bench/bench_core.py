@@ -160,8 +160,17 @@ async def training(home: Path, rows: pd.DataFrame, repeats: int) -> dict[str, fl
     return {
         "pit_s": statistics.median(times),
         "pit_raw_s": statistics.median(raw_times),
-        "pit_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "pit_peak_rss_mb": peak_rss_mb(),
     }
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM): ru_maxrss would include the parent's peak,
+    which a child started by subprocess inherits."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def scaler_speed(n: int = 10_000_000) -> float:

@@ -54,7 +54,7 @@ class Catalog:
         self._metadata = metadata
         self._cache_seconds = cache_seconds
         self._features: dict[str, ResolvedFeature] = {}
-        self._generation: int | None = None
+        self._generation: tuple[int, int] | None = None
         self._checked_at = 0.0
 
     def invalidate(self) -> None:
@@ -66,7 +66,7 @@ class Catalog:
             if now - self._checked_at < self._cache_seconds:
                 return
             self._checked_at = now
-        generation = await self._metadata.generation()
+        generation = (await self._metadata.generation(), self._registry.revision)
         if generation != self._generation:
             self._generation = generation
             self._features.clear()

@@ -56,10 +56,17 @@ def latest_indices(entity_ids: pa.Array, event_ts: pa.Array) -> np.ndarray:
 
 
 def online_write(
-    resolved: ResolvedFeature, entity_ids: pa.Array, event_ts: pa.Array, raw: pa.Array, transformed: pa.Array
+    resolved: ResolvedFeature,
+    entity_ids: pa.Array,
+    event_ts: pa.Array,
+    raw: pa.Array,
+    transformed: pa.Array,
+    *,
+    one_per_entity: bool = False,
 ) -> OnlineWrite:
-    """The online write for a batch: only each entity's newest value goes online."""
-    if len(entity_ids) > 1:
+    """The online write for a batch: only each entity's newest value goes online
+    (``one_per_entity``: the caller knows each entity appears once, e.g. rows from ``latest``)."""
+    if len(entity_ids) > 1 and not one_per_entity:
         keep = pa.array(latest_indices(entity_ids, event_ts))
         if len(keep) < len(entity_ids):
             entity_ids, event_ts, raw, transformed = (

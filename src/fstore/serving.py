@@ -58,7 +58,7 @@ async def _read_offline(
     ids = table.column("entity_id").combine_chunks()
     ts = table.column("event_timestamp").combine_chunks()
     raw = table.column("value").combine_chunks()
-    write = online_write(resolved, ids, ts, raw, transform_arrow(resolved, raw))
+    write = online_write(resolved, ids, ts, raw, transform_arrow(resolved, raw), one_per_entity=True)
     try:
         await online.write(entity, [write])
     except Exception as exc:  # a read must not fail because the cache could not be refilled

@@ -25,7 +25,7 @@ from fstore.backends.online.base import OnlineWrite
 from fstore.catalog import Catalog, ResolvedFeature
 from fstore.columns import history_table, online_write, transform_arrow
 from fstore.config import Settings
-from fstore.errors import NotFoundError, ValidationError
+from fstore.errors import ValidationError
 from fstore.models import (
     ChangeAction,
     ChangeRecord,
@@ -35,12 +35,12 @@ from fstore.models import (
     FeatureStatistics,
     FeatureValue,
     FeatureVersion,
-    TransformerSpec,
 )
 from fstore.registry import Registry
 from fstore.serving import FeatureVector, read_records, served
 from fstore.training import historical_features
-from fstore.transformers import Transformer, create_transformer
+from fstore.transformers import create_transformer
+from fstore.transformers.specs import TransformerLike, transformer_parts
 from fstore.values import (
     Values,
     coerce_column,
@@ -51,35 +51,6 @@ from fstore.values import (
 )
 
 log = logging.getLogger(__name__)
-
-TransformerLike = TransformerSpec | Transformer | Mapping[str, Any] | str | Any
-
-
-def transformer_parts(
-    transformer: TransformerLike | None,
-) -> tuple[TransformerSpec | None, dict[str, Any] | None]:
-    """(spec, fitted state) from any way a user can name a transformer."""
-    if transformer is None:
-        return None, None
-    inner = getattr(transformer, "transformer", None)  # the specification's facade classes
-    if isinstance(inner, Transformer):
-        transformer = inner
-    if isinstance(transformer, Transformer):
-        state = transformer.get_state()
-        spec = TransformerSpec(kind=state["kind"], params=state["params"])
-        return spec, state.get("state") if transformer.fitted else None
-    if isinstance(transformer, TransformerSpec):
-        return transformer, None
-    if isinstance(transformer, str):
-        return TransformerSpec(kind=transformer), None
-    if isinstance(transformer, Mapping):
-        data = dict(transformer)
-        state = data.pop("state", None)
-        spec = TransformerSpec.model_validate(data)
-        if state is not None:
-            create_transformer(spec)  # validates params before the state is trusted
-        return spec, state
-    raise ValidationError(f"not a transformer: {transformer!r}")
 
 
 class FeatureStore:
@@ -136,10 +107,16 @@ class FeatureStore:
             await self.open()
 
     async def _changed(self, *features: Feature) -> None:
-        """After a metadata write: drop cached metadata, refresh the online metadata cache."""
+        """After a metadata write: drop cached metadata and refresh the online store's copy of
+        each feature's definition and current fitted transformer (the specification's
+        ``feature:{id}`` and ``transformer:{id}:{version}`` keys)."""
         self.catalog.invalidate()
         for feature in features:
             await self.online.put_feature_meta(feature.id, feature.model_dump(mode="json"))
+            fv = await self.registry.get_version(feature.name)
+            if fv.transformer is not None and fv.transformer_state is not None:
+                state = {**fv.transformer.model_dump(mode="json"), "state": fv.transformer_state}
+                await self.online.put_transformer(feature.id, fv.version, state)
 
     async def health(self) -> dict[str, Any]:
         await self._ready()
@@ -188,13 +165,9 @@ class FeatureStore:
         """Register a new feature (version 1.0.0 unless ``version``), optionally with a transformer."""
         await self._ready()
         spec, state = transformer_parts(transformer)
-        created, fv = await self.registry.create_feature(
+        created, _ = await self.registry.create_feature(
             Feature.model_validate(feature), spec, state, version=version, reason=reason
         )
-        if state is not None and spec is not None:
-            await self.online.put_transformer(
-                created.id, fv.version, {**spec.model_dump(mode="json"), "state": state}
-            )
         await self._changed(created)
         return created
 
@@ -209,16 +182,9 @@ class FeatureStore:
         """The specification's ``registry.register_feature``: create the feature, or register a
         new version of it with this definition and transformer."""
         await self._ready()
-        feature = Feature.model_validate(feature)
-        try:
-            await self.registry.get_feature(feature.name)
-        except NotFoundError:
-            created = await self.create_feature(feature, transformer, version=version, reason=reason)
-            return await self.registry.get_version(created.name)
-        changes = feature.model_dump(exclude={"created_at", "updated_at", "current_version", "id"})
-        return await self.update_feature(
-            feature.name, changes, transformer=transformer, version=version, reason=reason, new_version=True
-        )
+        fv = await self.registry.register_feature(feature, transformer, version=version, reason=reason)
+        await self._changed(await self.registry.get_feature(fv.feature_id))
+        return fv
 
     async def get_feature(self, name: str) -> Feature:
         await self._ready()
@@ -374,9 +340,6 @@ class FeatureStore:
         )
         if fv is None:  # the same state again: nothing new to register
             return current
-        await self.online.put_transformer(
-            name, fv.version, {**spec.model_dump(mode="json"), "state": fv.transformer_state}
-        )
         await self._changed(feature)
         return fv
 
@@ -576,7 +539,7 @@ class FeatureStore:
                 raw = table.column("value").combine_chunks()
                 ids = table.column("entity_id").combine_chunks()
                 ts = table.column("event_timestamp").combine_chunks()
-                write = online_write(r, ids, ts, raw, transform_arrow(r, raw))
+                write = online_write(r, ids, ts, raw, transform_arrow(r, raw), one_per_entity=True)
                 online.setdefault(r.entity.name, []).append(write)
         for entity, writes in online.items():
             await self.online.write(entity, writes)

@@ -125,3 +125,34 @@ async def test_failed_write_leaves_nothing(store: FeatureStore) -> None:
     with pytest.raises(NotFoundError):
         await store.get_feature("amount")
     assert await store.history("feature", "amount") == []
+
+
+async def test_specification_calls(store: FeatureStore) -> None:
+    """The specification's examples: facade transformers and ``registry.register_feature``."""
+    from fstore import NumericTransformer
+
+    transformer = NumericTransformer(config={"method": "standard"})
+    await transformer.fit([1.0, 2.0, 3.0])
+    assert list(await transformer.transform([2.0])) == [0.0]
+    feature = await store.create_feature(amount(), transformer=transformer)
+    assert (await store.get_version("amount")).transformer_state["mean"] == 2.0
+    # registering through the registry directly also reaches the serving caches
+    await store.store_feature_value("amount", "c1", 3.0)
+    changed = feature.model_copy(update={"description": "new"})
+    version = await store.registry.register_feature(changed, NumericTransformer(config={"method": "minmax"}))
+    assert version.version == "2.0.0" and version.transformer.kind == "minmax_scaler"
+    value = await store.get_feature_value("amount", "c1")
+    assert value is not None and value.version == "2.0.0" and value.transformed is None  # not fitted yet
+    first = await store.registry.register_feature(amount(name="fresh"))
+    assert first.version == "1.0.0"
+
+
+async def test_online_metadata_cache(store: FeatureStore) -> None:
+    await store.create_feature(amount(), transformer="standard_scaler")
+    await store.store_feature_value("amount", "c1", 3.0)
+    await store.store_feature_value("amount", "c2", 5.0)
+    fv = await store.fit_transformer("amount")
+    cached = await store.online.get_feature_meta("amount")
+    assert cached is not None and cached["current_version"] == fv.version
+    state = await store.online.get_transformer("amount", fv.version)
+    assert state is not None and state["kind"] == "standard_scaler" and state["state"]["mean"] == 4.0

@@ -30,11 +30,14 @@ from fstore.registry.records import (
     walk,
 )
 from fstore.semver import Version, classify_change, next_version
+from fstore.transformers.specs import TransformerLike, transformer_parts
 
 
 class FeatureOps:
     metadata: MetadataStore
     actor: str
+
+    async def _write(self, ops: list[Write]) -> None: ...
 
     # -- features ---------------------------------------------------------------------------
 
@@ -63,6 +66,38 @@ class FeatureOps:
             and (type is None or f.type == FeatureType(type))
             and (name_contains is None or name_contains.lower() in f.name.lower())
         ]
+
+    async def register_feature(
+        self,
+        feature: Feature | dict[str, Any],
+        transformer: TransformerLike | None = None,
+        *,
+        version: str | None = None,
+        reason: str = "",
+        actor: str | None = None,
+    ) -> FeatureVersion:
+        """The specification's ``registry.register_feature(feature, transformer)``: create the
+        feature (version 1.0.0), or register a new version with this definition and transformer."""
+        spec, state = transformer_parts(transformer)
+        feature = Feature.model_validate(feature)
+        try:
+            await self.get_feature(feature.name)
+        except NotFoundError:
+            _, created = await self.create_feature(
+                feature, spec, state, version=version, reason=reason, actor=actor
+            )
+            return created
+        changes = feature.model_dump(exclude={"created_at", "updated_at", "current_version", "id"})
+        _, fv = await self.update_feature(
+            feature.name,
+            changes,
+            transformer=spec,
+            transformer_state=state,
+            version=version,
+            reason=reason,
+            actor=actor,
+        )
+        return fv or await self.get_version(feature.name)
 
     async def create_feature(
         self,
@@ -101,7 +136,7 @@ class FeatureOps:
                 version=ver,
             )
         )
-        await self.metadata.write(ops)
+        await self._write(ops)
         return feature, fv
 
     async def update_feature(
@@ -169,7 +204,7 @@ class FeatureOps:
                 version=ver,
             )
         )
-        await self.metadata.write(ops)
+        await self._write(ops)
         return new, fv
 
     async def delete_feature(self, name: str, *, force: bool = False, actor: str | None = None) -> Feature:
@@ -195,7 +230,7 @@ class FeatureOps:
                 before=feature.model_dump(mode="json"),
             )
         )
-        await self.metadata.write(ops)
+        await self._write(ops)
         return feature
 
     # -- versions ---------------------------------------------------------------------------
@@ -304,7 +339,7 @@ class FeatureOps:
                 version=target.version,
             )
         )
-        await self.metadata.write(ops)
+        await self._write(ops)
         return restored
 
     # -- dependencies -----------------------------------------------------------------------

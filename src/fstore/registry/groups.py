@@ -27,11 +27,13 @@ class GroupOps:
     metadata: MetadataStore
     actor: str
 
+    async def _write(self, ops: list[Write]) -> None: ...
+
     # -- entities ---------------------------------------------------------------------------
 
     async def create_entity(self, entity: Entity, *, actor: str | None = None) -> Entity:
         doc = entity.model_dump(mode="json")
-        await self.metadata.write(
+        await self._write(
             [
                 Put(Kind.ENTITIES, entity.name, doc, create_only=True),
                 change(ChangeAction.CREATE, "entity", entity.name, actor or self.actor, after=doc),
@@ -56,7 +58,7 @@ class GroupOps:
                 f"entity {name!r} is used by features: {', '.join(users)}", dependents=users
             )
         before = entity.model_dump(mode="json")
-        await self.metadata.write(
+        await self._write(
             [
                 Delete(Kind.ENTITIES, name, must_exist=True),
                 change(ChangeAction.DELETE, "entity", name, actor or self.actor, before=before),
@@ -83,7 +85,7 @@ class GroupOps:
                 after=group.model_dump(mode="json"),
             )
         )
-        await self.metadata.write(ops)
+        await self._write(ops)
         return group
 
     async def get_group(self, name: str) -> FeatureGroup:
@@ -104,7 +106,7 @@ class GroupOps:
         new = FeatureGroup.model_validate({**old.model_dump(), **changes, "updated_at": utcnow()})
         if new.entity is not None and new.entity != old.entity:
             await self.get_entity(new.entity)
-        await self.metadata.write(
+        await self._write(
             [
                 Put(Kind.GROUPS, name, new.model_dump(mode="json")),
                 change(
@@ -144,7 +146,7 @@ class GroupOps:
             raise DependencyError(
                 f"group {name!r} still holds features: {', '.join(group.features)}", dependents=group.features
             )
-        await self.metadata.write(
+        await self._write(
             [
                 Delete(Kind.GROUPS, name, must_exist=True),
                 change(

@@ -238,7 +238,12 @@ class SQLiteOnlineStore:
                     changed = 0
                     for fid, record in new.items():
                         current = doc.get(fid)
-                        if current is None or record[0] >= current[0]:
+                        # An identical stored record (a re-materialisation) needs no write.
+                        if (
+                            current is None
+                            or record[0] > current[0]
+                            or (record[0] == current[0] and list(record) != current)
+                        ):
                             doc[fid] = record
                             changed += 1
                     if changed:
