@@ -5,14 +5,15 @@ adding one is a one-line change, e.g.::
 
     METADATA_BACKENDS = [
         pytest.param(make_sqlite_metadata, id="sqlite"),
-        pytest.param(make_mongo_metadata, id="mongodb", marks=needs_mongo),
+        pytest.param(make_mongo_metadata, id="mongodb"),
     ]
 
-(a server backend's factory picks a fresh database name, e.g. from ``tmp_path.name``).
+(a server backend's factory picks a fresh database name, e.g. from ``tmp_path.name``;
+under CI=true a missing server fails the test, never skips it).
 The tests reach a second client of the same store through ``create_*_store(store.url)``.
 
-Tests that start several processes on the same files run only on backends whose URL scheme
-is in ``FILE_SCHEMES`` (request the ``file_backend_only`` fixture).
+Concurrency tests start several processes on the same store URL, so they apply to every
+backend (files shared by processes, or a server shared by clients).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import textwrap
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -44,7 +44,6 @@ def make_sqlite_online(tmp_path: Path) -> SQLiteOnlineStore:
 
 METADATA_BACKENDS = [pytest.param(make_sqlite_metadata, id="sqlite")]
 ONLINE_BACKENDS = [pytest.param(make_sqlite_online, id="sqlite")]
-FILE_SCHEMES = {"sqlite"}
 
 
 @pytest.fixture(params=METADATA_BACKENDS)
@@ -86,15 +85,6 @@ async def other_online_store(online_store: OnlineStore) -> AsyncIterator[OnlineS
         yield other
     finally:
         await other.close()
-
-
-@pytest.fixture
-def file_backend_only(request: pytest.FixtureRequest) -> None:
-    for name in ("metadata_store", "online_store"):
-        if name in request.fixturenames:
-            url = request.getfixturevalue(name).url
-            if urlsplit(url).scheme.split("+")[0] not in FILE_SCHEMES:
-                pytest.skip(f"{url} is not a file that several processes open")
 
 
 _PRELUDE = """

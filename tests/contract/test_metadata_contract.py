@@ -213,7 +213,6 @@ def assert_overlapped(outputs: list[str]) -> None:
     assert max(start for start, _ in spans) < min(end for _, end in spans), spans
 
 
-@pytest.mark.usefixtures("file_backend_only")
 async def test_concurrent_writers_in_two_processes_lose_nothing(
     metadata_store: MetadataStore, run_processes
 ) -> None:

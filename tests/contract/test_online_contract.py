@@ -310,7 +310,6 @@ async def main(url, feature, rounds):
 """
 
 
-@pytest.mark.usefixtures("file_backend_only")
 async def test_concurrent_writers_in_two_processes_lose_nothing(
     online_store: OnlineStore, run_processes
 ) -> None:
