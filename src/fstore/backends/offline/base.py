@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 #   version          string (the feature version that transformed the value)
 #   ingested_at      timestamp[us, UTC]
 HISTORY_COLUMNS = ("entity_id", "event_timestamp", "value", "transformed", "version", "ingested_at")
+# ``latest`` leaves out ``transformed``: its callers re-transform with the current version.
+LATEST_COLUMNS = ("entity_id", "event_timestamp", "value", "version", "ingested_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +69,8 @@ class OfflineStore(Protocol):
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> pa.Table:
-        """One row per entity: its newest event in the range (ties: newest ``ingested_at``)."""
+        """One row per entity: its newest event in the range (ties: newest ``ingested_at``),
+        with the ``LATEST_COLUMNS``."""
 
     async def point_in_time(
         self, entity_rows: pa.Table, timestamp_column: str, requests: Sequence[PitRequest]

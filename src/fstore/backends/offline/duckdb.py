@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from fstore.backends import url_path
 from fstore.backends.offline import duckdb_sql as sql
-from fstore.backends.offline.base import HISTORY_COLUMNS, PitRequest
+from fstore.backends.offline.base import HISTORY_COLUMNS, LATEST_COLUMNS, PitRequest
 from fstore.backends.offline.pit import PIT_THREADS, point_in_time_join
 from fstore.backends.offline.scan import decode, entity_codes, load
 from fstore.backends.offline.schema import from_micros, normalise
@@ -174,7 +174,7 @@ class DuckDBOfflineStore:
         self._dir(feature_id)
 
         def run() -> pa.Table:
-            table = self._load(feature_id, HISTORY_COLUMNS, entity_ids, start, end, sort=True)
+            table = self._load(feature_id, LATEST_COLUMNS, entity_ids, start, end, sort=True)
             if table.num_rows > 1:  # the last row of each entity's run
                 _, codes = entity_codes(table.column("entity_id"))
                 last = np.ones(table.num_rows, dtype=bool)
