@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 #   version          string (the feature version that transformed the value)
 #   ingested_at      timestamp[us, UTC]
 HISTORY_COLUMNS = ("entity_id", "event_timestamp", "value", "transformed", "version", "ingested_at")
-# ``latest`` leaves out ``transformed``: its callers re-transform with the current version.
-LATEST_COLUMNS = ("entity_id", "event_timestamp", "value", "version", "ingested_at")
+# ``latest`` returns only these: its callers re-transform with the current version.
+LATEST_COLUMNS = ("entity_id", "event_timestamp", "value")
 
 
 @dataclass(frozen=True, slots=True)

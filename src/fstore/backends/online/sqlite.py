@@ -110,6 +110,34 @@ def _dumps(doc: dict[str, Any]) -> bytes:
     return orjson.dumps(doc, default=_default, option=_OPTS)
 
 
+def _records(w: OnlineWrite) -> Iterator[tuple[Any, ...]]:
+    return zip(w.event_ts, w.values, w.transformed, repeat(w.version, len(w.entity_ids)), strict=True)
+
+
+def _newest_per_entity(writes: Sequence[OnlineWrite]) -> dict[Any, dict[str, tuple[Any, ...]]]:
+    """``{entity id: {feature id: record}}`` keeping the newest record of each pair."""
+    if writes:
+        ids = list(writes[0].entity_ids)
+        # Fast path (materialisation): every write covers the same distinct ids in the same
+        # order, so the docs are built column-wise with no per-value comparisons.
+        if all(list(w.entity_ids) == ids for w in writes[1:]) and len(set(ids)) == len(ids):
+            fids = [w.feature_id for w in writes]
+            rows = zip(*map(_records, writes), strict=True)
+            return {eid: dict(zip(fids, recs, strict=True)) for eid, recs in zip(ids, rows, strict=True)}
+    batch: dict[Any, dict[str, tuple[Any, ...]]] = {}
+    for w in writes:
+        fid = w.feature_id
+        for eid, record in zip(w.entity_ids, _records(w), strict=True):
+            doc = batch.get(eid)
+            if doc is None:
+                batch[eid] = {fid: record}
+            else:
+                current = doc.get(fid)
+                if current is None or record[0] >= current[0]:
+                    doc[fid] = record
+    return batch
+
+
 class SQLiteOnlineStore:
     """``OnlineStore`` on a SQLite file (``sqlite:///relative.db`` or ``sqlite:////abs.db``).
 
@@ -202,19 +230,7 @@ class SQLiteOnlineStore:
         with _gc_paused(sum(len(w.entity_ids) for w in writes) >= _GC_PAUSE_VALUES):
             # 1. The newest record per (entity id, feature) within the batch; equal event
             #    times: the later position wins. Records are tuples (orjson writes arrays).
-            batch: dict[Any, dict[str, tuple[Any, ...]]] = {}
-            for w in writes:
-                fid = w.feature_id
-                ids = w.entity_ids
-                records = zip(w.event_ts, w.values, w.transformed, repeat(w.version, len(ids)), strict=True)
-                for eid, record in zip(ids, records, strict=True):
-                    doc = batch.get(eid)
-                    if doc is None:
-                        batch[eid] = {fid: record}
-                    else:
-                        current = doc.get(fid)
-                        if current is None or record[0] >= current[0]:
-                            doc[fid] = record
+            batch = _newest_per_entity(writes)
             if not batch:
                 return 0
             conn = self._conn
