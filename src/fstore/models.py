@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any, Self
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from fstore.enums import BumpKind, ChangeAction, FeatureType, TransformerKind, ValueType
 
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
@@ -28,24 +29,6 @@ def check_name(value: str, what: str = "name") -> str:
             "(letters, digits and '_', not starting with a digit, at most 128 characters)"
         )
     return value
-
-
-class FeatureType(StrEnum):
-    NUMERICAL = "numerical"
-    CATEGORICAL = "categorical"
-
-
-class ValueType(StrEnum):
-    FLOAT = "float"
-    INT = "int"
-    STRING = "string"
-
-
-class TransformerKind(StrEnum):
-    STANDARD_SCALER = "standard_scaler"
-    MINMAX_SCALER = "minmax_scaler"
-    LABEL_ENCODER = "label_encoder"
-    ONEHOT_ENCODER = "onehot_encoder"
 
 
 NUMERICAL_TRANSFORMERS = {TransformerKind.STANDARD_SCALER, TransformerKind.MINMAX_SCALER}
@@ -195,12 +178,6 @@ class FeatureGroup(_Model):
         return list(self.features)
 
 
-class BumpKind(StrEnum):
-    MAJOR = "major"
-    MINOR = "minor"
-    PATCH = "patch"
-
-
 class FeatureVersion(_Model):
     """One immutable version of a feature: its definition, transformer config and fitted state."""
 
@@ -238,14 +215,6 @@ class FeatureValue(BaseModel):
     version: str | None = None
     ingested_at: datetime | None = None
     feature_id: str | None = None
-
-
-class ChangeAction(StrEnum):
-    CREATE = "create"
-    UPDATE = "update"
-    DELETE = "delete"
-    ROLLBACK = "rollback"
-    FIT = "fit"
 
 
 class ChangeRecord(_Model):

@@ -22,6 +22,7 @@ import asyncio
 import sys
 import textwrap
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ import pytest
 from fstore.backends import create_metadata_store, create_online_store
 from fstore.backends.metadata.base import MetadataStore
 from fstore.backends.metadata.sqlite import SQLiteMetadataStore
+from fstore.backends.offline.base import OfflineStore
+from fstore.backends.offline.duckdb import DuckDBOfflineStore
 from fstore.backends.online.base import OnlineStore
 from fstore.backends.online.sqlite import SQLiteOnlineStore
 
@@ -42,49 +45,53 @@ def make_sqlite_online(tmp_path: Path) -> SQLiteOnlineStore:
     return SQLiteOnlineStore(f"sqlite:///{tmp_path / 'online.db'}")
 
 
+def make_duckdb_offline(tmp_path: Path) -> DuckDBOfflineStore:
+    return DuckDBOfflineStore(f"duckdb:///{tmp_path / 'offline'}")
+
+
 METADATA_BACKENDS = [pytest.param(make_sqlite_metadata, id="sqlite")]
 ONLINE_BACKENDS = [pytest.param(make_sqlite_online, id="sqlite")]
+OFFLINE_BACKENDS = [pytest.param(make_duckdb_offline, id="duckdb")]
+
+
+@asynccontextmanager
+async def opened(store: Any) -> AsyncIterator[Any]:
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 @pytest.fixture(params=METADATA_BACKENDS)
 async def metadata_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MetadataStore]:
-    store = request.param(tmp_path)
-    await store.open()
-    try:
+    async with opened(request.param(tmp_path)) as store:
         yield store
-    finally:
-        await store.close()
 
 
 @pytest.fixture(params=ONLINE_BACKENDS)
 async def online_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OnlineStore]:
-    store = request.param(tmp_path)
-    await store.open()
-    try:
+    async with opened(request.param(tmp_path)) as store:
         yield store
-    finally:
-        await store.close()
+
+
+@pytest.fixture(params=OFFLINE_BACKENDS)
+async def offline(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OfflineStore]:
+    async with opened(request.param(tmp_path)) as store:
+        yield store
 
 
 @pytest.fixture
 async def other_metadata_store(metadata_store: MetadataStore) -> AsyncIterator[MetadataStore]:
     """A second client of the same metadata store (another connection, as another process has)."""
-    other = create_metadata_store(metadata_store.url)
-    await other.open()
-    try:
+    async with opened(create_metadata_store(metadata_store.url)) as other:
         yield other
-    finally:
-        await other.close()
 
 
 @pytest.fixture
 async def other_online_store(online_store: OnlineStore) -> AsyncIterator[OnlineStore]:
-    other = create_online_store(online_store.url)
-    await other.open()
-    try:
+    async with opened(create_online_store(online_store.url)) as other:
         yield other
-    finally:
-        await other.close()
 
 
 _PRELUDE = """

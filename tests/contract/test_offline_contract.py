@@ -1,6 +1,6 @@
 """Contract of the offline store (``fstore.backends.offline.base.OfflineStore``).
 
-Every backend in ``OFFLINE_BACKENDS`` must pass the tests that take the ``offline``
+Every backend in ``OFFLINE_BACKENDS`` (``conftest.py``) must pass the tests that take the ``offline``
 fixture. A backend is a factory ``(tmp_path) -> store`` (not opened yet). Tests at the end
 of the file (``duck`` fixture) check what only the embedded Parquet store has: its files.
 """
@@ -25,23 +25,6 @@ from fstore.errors import ValidationError
 
 TS = pa.timestamp("us", tz="UTC")
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
-
-
-def make_duckdb_offline(tmp_path: Path) -> DuckDBOfflineStore:
-    return DuckDBOfflineStore(f"duckdb:///{tmp_path / 'offline'}")
-
-
-OFFLINE_BACKENDS = [pytest.param(make_duckdb_offline, id="duckdb")]
-
-
-@pytest.fixture(params=OFFLINE_BACKENDS)
-async def offline(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OfflineStore]:
-    store = request.param(tmp_path)
-    await store.open()
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 def at(seconds: float) -> datetime:
@@ -510,7 +493,7 @@ async def test_concurrent_appends_from_two_processes_lose_nothing(
 
 @pytest.fixture
 async def duck(tmp_path: Path) -> AsyncIterator[DuckDBOfflineStore]:
-    store = make_duckdb_offline(tmp_path)
+    store = DuckDBOfflineStore(f"duckdb:///{tmp_path / 'offline'}")
     await store.open()
     try:
         yield store

@@ -7,38 +7,23 @@ from typing import Annotated
 
 import typer
 
+from fstore.enums import FeatureType, TransformerKind, ValueType
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
 
-class FeatureTypeChoice(StrEnum):
-    NUMERICAL = "numerical"
-    CATEGORICAL = "categorical"
-
-
-class DtypeChoice(StrEnum):
-    FLOAT = "float"
-    INT = "int"
-    STRING = "string"
+# The model enums double as CLI choices (fstore.enums imports nothing heavy).
+FeatureTypeChoice = FeatureType
+DtypeChoice = ValueType
+TransformerChoice = TransformerKind
+TransformerOrNoneChoice = StrEnum(  # type: ignore[misc]
+    "TransformerOrNoneChoice", {**{k.name: k.value for k in TransformerKind}, "NONE": "none"}
+)
 
 
 class EntityTypeChoice(StrEnum):
-    STRING = "string"
-    INT = "int"
-
-
-class TransformerChoice(StrEnum):
-    STANDARD_SCALER = "standard_scaler"
-    MINMAX_SCALER = "minmax_scaler"
-    LABEL_ENCODER = "label_encoder"
-    ONEHOT_ENCODER = "onehot_encoder"
-
-
-class TransformerOrNoneChoice(StrEnum):
-    STANDARD_SCALER = "standard_scaler"
-    MINMAX_SCALER = "minmax_scaler"
-    LABEL_ENCODER = "label_encoder"
-    ONEHOT_ENCODER = "onehot_encoder"
-    NONE = "none"
+    STRING = ValueType.STRING.value
+    INT = ValueType.INT.value
 
 
 class ObjectTypeChoice(StrEnum):
