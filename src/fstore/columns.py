@@ -81,6 +81,7 @@ def online_write(
         values=raw.to_pylist(),
         transformed=served,
         version=resolved.version,
+        ttl_seconds=resolved.feature.ttl_seconds,
     )
 
 

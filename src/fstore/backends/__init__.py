@@ -12,12 +12,17 @@ from fstore.errors import ConfigurationError
 
 METADATA_BACKENDS = {
     "sqlite": "fstore.backends.metadata.sqlite:SQLiteMetadataStore",
+    "mongodb": "fstore.backends.metadata.mongodb:MongoMetadataStore",
 }
 ONLINE_BACKENDS = {
     "sqlite": "fstore.backends.online.sqlite:SQLiteOnlineStore",
+    "redis": "fstore.backends.online.redis:RedisOnlineStore",
+    "rediss": "fstore.backends.online.redis:RedisOnlineStore",
 }
 OFFLINE_BACKENDS = {
     "duckdb": "fstore.backends.offline.duckdb:DuckDBOfflineStore",
+    "postgresql": "fstore.backends.offline.postgres:PostgresOfflineStore",
+    "postgres": "fstore.backends.offline.postgres:PostgresOfflineStore",
 }
 
 

@@ -30,6 +30,9 @@ class OnlineWrite:
     values: Sequence[Any]
     transformed: Sequence[Any]
     version: str | None
+    # The feature's TTL: a store that can expire keys may drop these values after this long
+    # (the offline history keeps them; reads then fall back to it).
+    ttl_seconds: int | None = None
 
 
 @runtime_checkable
