@@ -1,14 +1,15 @@
 """Fixtures of the contract tests: every backend of a kind must pass the same tests.
 
-A backend is a factory ``(tmp_path) -> store`` (not opened yet) in the list of its kind, so
-adding one is a one-line change, e.g.::
+A backend is a factory ``(request, tmp_path) -> store`` (not opened yet) in the list of its
+kind, so adding one is a one-line change, e.g.::
 
     METADATA_BACKENDS = [
         pytest.param(make_sqlite_metadata, id="sqlite"),
         pytest.param(make_mongo_metadata, id="mongodb"),
     ]
 
-(a server backend's factory picks a fresh database name, e.g. from ``tmp_path.name``;
+(a server backend's factory gets its session-scoped server with
+``request.getfixturevalue(...)`` and picks a fresh database or key prefix;
 under CI=true a missing server fails the test, never skips it).
 The tests reach a second client of the same store through ``create_*_store(store.url)``.
 
@@ -37,15 +38,15 @@ from fstore.backends.online.base import OnlineStore
 from fstore.backends.online.sqlite import SQLiteOnlineStore
 
 
-def make_sqlite_metadata(tmp_path: Path) -> SQLiteMetadataStore:
+def make_sqlite_metadata(request: pytest.FixtureRequest, tmp_path: Path) -> SQLiteMetadataStore:
     return SQLiteMetadataStore(f"sqlite:///{tmp_path / 'metadata.db'}")
 
 
-def make_sqlite_online(tmp_path: Path) -> SQLiteOnlineStore:
+def make_sqlite_online(request: pytest.FixtureRequest, tmp_path: Path) -> SQLiteOnlineStore:
     return SQLiteOnlineStore(f"sqlite:///{tmp_path / 'online.db'}")
 
 
-def make_duckdb_offline(tmp_path: Path) -> DuckDBOfflineStore:
+def make_duckdb_offline(request: pytest.FixtureRequest, tmp_path: Path) -> DuckDBOfflineStore:
     return DuckDBOfflineStore(f"duckdb:///{tmp_path / 'offline'}")
 
 
@@ -65,19 +66,19 @@ async def opened(store: Any) -> AsyncIterator[Any]:
 
 @pytest.fixture(params=METADATA_BACKENDS)
 async def metadata_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MetadataStore]:
-    async with opened(request.param(tmp_path)) as store:
+    async with opened(request.param(request, tmp_path)) as store:
         yield store
 
 
 @pytest.fixture(params=ONLINE_BACKENDS)
 async def online_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OnlineStore]:
-    async with opened(request.param(tmp_path)) as store:
+    async with opened(request.param(request, tmp_path)) as store:
         yield store
 
 
 @pytest.fixture(params=OFFLINE_BACKENDS)
 async def offline(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OfflineStore]:
-    async with opened(request.param(tmp_path)) as store:
+    async with opened(request.param(request, tmp_path)) as store:
         yield store
 
 

@@ -1,7 +1,7 @@
 """Contract of the offline store (``fstore.backends.offline.base.OfflineStore``).
 
 Every backend in ``OFFLINE_BACKENDS`` (``conftest.py``) must pass the tests that take the ``offline``
-fixture. A backend is a factory ``(tmp_path) -> store`` (not opened yet). Tests at the end
+fixture. A backend is a factory ``(request, tmp_path) -> store`` (not opened yet). Tests at the end
 of the file (``duck`` fixture) check what only the embedded Parquet store has: its files.
 """
 
