@@ -25,6 +25,12 @@ class Settings(BaseSettings):
     online_url: str | None = Field(default=None, description="sqlite:///… (default) or redis://…")
     offline_url: str | None = Field(default=None, description="duckdb:///… (default) or postgresql://…")
     actor: str = Field(default_factory=_default_actor, description="Who changes are recorded as.")
+    online_retry_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="After the online store fails, serve from the offline store for this long "
+        "before trying the online store again.",
+    )
     metadata_cache_seconds: float = Field(
         default=0.0,
         ge=0,

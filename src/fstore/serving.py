@@ -3,7 +3,6 @@ with the current version, and repopulate the online copy (read-through)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,11 +10,10 @@ from typing import Any
 import pyarrow as pa
 
 from fstore.backends.offline.base import OfflineStore
-from fstore.backends.online.base import OnlineRecord, OnlineStore
+from fstore.backends.online.base import OnlineRecord
 from fstore.catalog import ResolvedFeature
 from fstore.columns import online_write, transform_arrow
-
-log = logging.getLogger(__name__)
+from fstore.resilience import OnlineGuard
 
 
 def served(resolved: ResolvedFeature, record: OnlineRecord) -> Any:
@@ -29,28 +27,36 @@ def served(resolved: ResolvedFeature, record: OnlineRecord) -> Any:
 
 
 async def read_records(
-    online: OnlineStore,
+    guard: OnlineGuard,
     offline: OfflineStore,
     entity: str,
     entity_ids: Sequence[str],
     features: Sequence[ResolvedFeature],
     read_through: bool = True,
 ) -> list[list[OnlineRecord | None]]:
-    """``rows[i][j]``: the stored record of ``features[j]`` for ``entity_ids[i]``."""
-    rows = await online.read(entity, entity_ids, [f.feature.id for f in features])
+    """``rows[i][j]``: the stored record of ``features[j]`` for ``entity_ids[i]``.
+
+    When the online store is unavailable every record comes from the offline store (the
+    online store's absence never changes the answer, only its speed)."""
+    rows = await guard.read(entity, entity_ids, [f.feature.id for f in features])
+    if rows is None:
+        rows = [[None] * len(features) for _ in entity_ids]
+        read_through = True
     if not read_through:
         return rows
     for j, resolved in enumerate(features):
         missing = [i for i, row in enumerate(rows) if row[j] is None]
+        guard.metrics.online_misses += len(missing)
+        guard.metrics.online_hits += len(rows) - len(missing)
         if missing:
-            found = await _read_offline(online, offline, entity, resolved, [entity_ids[i] for i in missing])
+            found = await _read_offline(guard, offline, entity, resolved, [entity_ids[i] for i in missing])
             for i in missing:
                 rows[i][j] = found.get(entity_ids[i])
     return rows
 
 
 async def _read_offline(
-    online: OnlineStore, offline: OfflineStore, entity: str, resolved: ResolvedFeature, entity_ids: list[str]
+    guard: OnlineGuard, offline: OfflineStore, entity: str, resolved: ResolvedFeature, entity_ids: list[str]
 ) -> dict[str, OnlineRecord]:
     table = await offline.latest(resolved.feature.id, entity_ids=entity_ids)
     if table.num_rows == 0:
@@ -59,10 +65,7 @@ async def _read_offline(
     ts = table.column("event_timestamp").combine_chunks()
     raw = table.column("value").combine_chunks()
     write = online_write(resolved, ids, ts, raw, transform_arrow(resolved, raw), one_per_entity=True)
-    try:
-        await online.write(entity, [write])
-    except Exception as exc:  # a read must not fail because the cache could not be refilled
-        log.warning("could not repopulate the online store for %s: %s", resolved.name, exc)
+    await guard.write(entity, [write], remember=False)  # repopulate; a failure loses nothing
     return {
         eid: [t, v, x, write.version]
         for eid, t, v, x in zip(

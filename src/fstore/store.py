@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Self
 
@@ -28,16 +28,15 @@ from fstore.config import Settings
 from fstore.errors import ValidationError
 from fstore.models import (
     ChangeAction,
-    ChangeRecord,
-    Entity,
     Feature,
-    FeatureGroup,
     FeatureStatistics,
     FeatureValue,
     FeatureVersion,
 )
 from fstore.registry import Registry
+from fstore.resilience import Metrics, OnlineGuard
 from fstore.serving import FeatureVector, read_records, served
+from fstore.store_registry import RegistryMethods
 from fstore.training import historical_features
 from fstore.transformers import create_transformer
 from fstore.transformers.specs import TransformerLike, transformer_parts
@@ -47,13 +46,14 @@ from fstore.values import (
     coerce_entity_ids,
     coerce_timestamps,
     coerce_values,
+    from_micros,
     to_datetime,
 )
 
 log = logging.getLogger(__name__)
 
 
-class FeatureStore:
+class FeatureStore(RegistryMethods):
     """The feature store. Async; ``FeatureStore.sync()`` gives the blocking twin.
 
     With no arguments it runs embedded on files under ``./.fstore/``. Pass ``Settings`` (or
@@ -70,6 +70,9 @@ class FeatureStore:
         self.offline = create_offline_store(s.resolved_offline_url())
         self.registry = Registry(self.metadata, actor=s.actor)
         self.catalog = Catalog(self.registry, self.metadata, s.metadata_cache_seconds)
+        self.metrics = Metrics()
+        self.guard = OnlineGuard(self.online, self.metrics, cooldown=s.online_retry_seconds)
+        self.guard.repair = self._repair_online
         self._opened = False
         self._open_lock = asyncio.Lock()
 
@@ -133,180 +136,6 @@ class FeatureStore:
             except Exception as exc:
                 report[name] = {"ok": False, "error": str(exc), "url": store.url}
         return report
-
-    # -- entities -----------------------------------------------------------------------------
-
-    async def create_entity(self, entity: Entity | Mapping[str, Any]) -> Entity:
-        await self._ready()
-        return await self.registry.create_entity(Entity.model_validate(entity))
-
-    async def get_entity(self, name: str) -> Entity:
-        await self._ready()
-        return await self.registry.get_entity(name)
-
-    async def list_entities(self) -> list[Entity]:
-        await self._ready()
-        return await self.registry.list_entities()
-
-    async def delete_entity(self, name: str) -> None:
-        await self._ready()
-        await self.registry.delete_entity(name)
-
-    # -- features -----------------------------------------------------------------------------
-
-    async def create_feature(
-        self,
-        feature: Feature | Mapping[str, Any],
-        transformer: TransformerLike | None = None,
-        *,
-        version: str | None = None,
-        reason: str = "",
-    ) -> Feature:
-        """Register a new feature (version 1.0.0 unless ``version``), optionally with a transformer."""
-        await self._ready()
-        spec, state = transformer_parts(transformer)
-        created, _ = await self.registry.create_feature(
-            Feature.model_validate(feature), spec, state, version=version, reason=reason
-        )
-        await self._changed(created)
-        return created
-
-    async def register_feature(
-        self,
-        feature: Feature | Mapping[str, Any],
-        transformer: TransformerLike | None = None,
-        *,
-        version: str | None = None,
-        reason: str = "",
-    ) -> FeatureVersion:
-        """The specification's ``registry.register_feature``: create the feature, or register a
-        new version of it with this definition and transformer."""
-        await self._ready()
-        fv = await self.registry.register_feature(feature, transformer, version=version, reason=reason)
-        await self._changed(await self.registry.get_feature(fv.feature_id))
-        return fv
-
-    async def get_feature(self, name: str) -> Feature:
-        await self._ready()
-        return await self.registry.get_feature(name)
-
-    async def list_features(self, **filters: Any) -> list[Feature]:
-        await self._ready()
-        return await self.registry.list_features(**filters)
-
-    async def update_feature(
-        self,
-        name: str,
-        changes: Mapping[str, Any] | None = None,
-        *,
-        transformer: TransformerLike | str | None = "keep",
-        version: str | None = None,
-        reason: str = "",
-        new_version: bool = False,
-    ) -> Any:
-        """Change a feature; returns the new ``FeatureVersion`` when ``new_version`` else the feature.
-
-        ``transformer="keep"`` keeps the current one; ``None`` removes it.
-        """
-        await self._ready()
-        if transformer == "keep":
-            spec, state = "keep", "keep"
-        else:
-            spec, state = transformer_parts(transformer)
-        feature, fv = await self.registry.update_feature(
-            name,
-            dict(changes or {}),
-            transformer=spec,
-            transformer_state=state,
-            version=version,
-            reason=reason,
-        )
-        await self._changed(feature)
-        if new_version:
-            return fv or await self.registry.get_version(name)
-        return feature
-
-    async def delete_feature(self, name: str, *, force: bool = False) -> None:
-        """Delete a feature, its versions and all its values (refused if others depend on it)."""
-        await self._ready()
-        feature = await self.registry.delete_feature(name, force=force)
-        await self.offline.delete_feature(feature.id)
-        await self.online.delete_feature(feature.entity, feature.id)
-        self.catalog.invalidate()
-
-    # -- groups -------------------------------------------------------------------------------
-
-    async def create_group(self, group: FeatureGroup | Mapping[str, Any]) -> FeatureGroup:
-        await self._ready()
-        created = await self.registry.create_group(FeatureGroup.model_validate(group))
-        self.catalog.invalidate()
-        return created
-
-    async def get_group(self, name: str) -> FeatureGroup:
-        await self._ready()
-        return await self.registry.get_group(name)
-
-    async def list_groups(self) -> list[FeatureGroup]:
-        await self._ready()
-        return await self.registry.list_groups()
-
-    async def update_group(self, name: str, changes: Mapping[str, Any]) -> FeatureGroup:
-        await self._ready()
-        return await self.registry.update_group(name, dict(changes))
-
-    async def delete_group(self, name: str) -> None:
-        await self._ready()
-        await self.registry.delete_group(name)
-
-    async def add_to_group(self, group: str, feature: str) -> FeatureGroup:
-        await self._ready()
-        result = await self.registry.add_to_group(group, feature)
-        self.catalog.invalidate()
-        return result
-
-    async def remove_from_group(self, group: str, feature: str) -> FeatureGroup:
-        await self._ready()
-        result = await self.registry.remove_from_group(group, feature)
-        self.catalog.invalidate()
-        return result
-
-    async def get_group_features(self, name: str) -> list[Feature]:
-        group = await self.get_group(name)
-        return [await self.registry.get_feature(f) for f in group.features]
-
-    # -- versions, lineage, history -------------------------------------------------------------
-
-    async def list_versions(self, name: str) -> list[FeatureVersion]:
-        await self._ready()
-        return await self.registry.list_versions(name)
-
-    async def get_version(self, name: str, version: str | None = None) -> FeatureVersion:
-        await self._ready()
-        return await self.registry.get_version(name, version)
-
-    async def diff_versions(self, name: str, a: str, b: str) -> dict[str, Any]:
-        await self._ready()
-        return await self.registry.diff_versions(name, a, b)
-
-    async def rollback(self, name: str, version: str) -> Feature:
-        await self._ready()
-        feature = await self.registry.rollback(name, version)
-        await self._changed(feature)
-        return feature
-
-    async def dependencies(self, name: str, *, transitive: bool = False) -> list[str]:
-        await self._ready()
-        return await self.registry.dependencies(name, transitive=transitive)
-
-    async def dependents(self, name: str, *, transitive: bool = False) -> list[str]:
-        await self._ready()
-        return await self.registry.dependents(name, transitive=transitive)
-
-    async def history(
-        self, object_type: str | None = None, object_id: str | None = None, limit: int | None = None
-    ) -> list[ChangeRecord]:
-        await self._ready()
-        return await self.registry.history(object_type, object_id, limit)
 
     # -- transformers -------------------------------------------------------------------------
 
@@ -433,7 +262,7 @@ class FeatureStore:
             write = online_write(resolved, values.entity_ids, values.event_ts, values.values, transformed)
             online.setdefault(resolved.entity.name, []).append(write)
         for entity, writes in online.items():
-            await self.online.write(entity, writes)
+            await self.guard.write(entity, writes)
 
     # -- reading values -------------------------------------------------------------------------
 
@@ -442,9 +271,7 @@ class FeatureStore:
         await self._ready()
         (resolved,) = await self.catalog.resolve([feature_id])
         eid = str(entity_id)
-        record = (await read_records(self.online, self.offline, resolved.entity.name, [eid], [resolved]))[0][
-            0
-        ]
+        record = (await read_records(self.guard, self.offline, resolved.entity.name, [eid], [resolved]))[0][0]
         if record is None:
             return None
         return FeatureValue(
@@ -472,7 +299,7 @@ class FeatureStore:
             if r.entity.name != entity.name:
                 raise ValidationError("a feature vector holds features of one entity")
         ids = [e if isinstance(e, str) else str(e) for e in entities]
-        rows = await read_records(self.online, self.offline, entity.name, ids, resolved, read_through)
+        rows = await read_records(self.guard, self.offline, entity.name, ids, resolved, read_through)
         columns: dict[str, list[Any]] = {}
         for j, r in enumerate(resolved):
             if transformed:
@@ -542,8 +369,16 @@ class FeatureStore:
                 write = online_write(r, ids, ts, raw, transform_arrow(r, raw), one_per_entity=True)
                 online.setdefault(r.entity.name, []).append(write)
         for entity, writes in online.items():
-            await self.online.write(entity, writes)
+            await self.guard.write(entity, writes)
         return {r.name: table.num_rows for r, table in zip(resolved, tables, strict=True)}
+
+    async def _repair_online(self, dirty: dict[str, int]) -> None:
+        """Re-materialise features written while the online store was unreachable, from the
+        oldest event written then (last write wins keeps anything newer online)."""
+        names = {f.id: f.name for f in await self.registry.list_features()}
+        for feature_id, oldest_us in dirty.items():
+            if feature_id in names:
+                await self.materialize(start=from_micros(oldest_us), features=[names[feature_id]])
 
     async def statistics(
         self, feature_id: str, *, start: datetime | str | None = None, end: datetime | str | None = None

@@ -1,0 +1,122 @@
+"""Keeping serving correct when the online store is down.
+
+The offline store is the source of truth. ``OnlineGuard`` stands between the service and the
+online store: when the online store fails (``StoreUnavailableError``), reads fall back to the
+offline store and writes land offline only; a circuit breaker then skips the online store for
+``cooldown`` seconds instead of paying a connection timeout per request. Features written
+while the online store was unreachable are remembered (with the oldest event time written);
+on the first successful contact afterwards they are re-materialised from the offline store, so
+no stale value is served once the online store is back.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from fstore.backends.online.base import OnlineRecord, OnlineStore, OnlineWrite
+from fstore.errors import StoreUnavailableError
+
+log = logging.getLogger(__name__)
+
+Repair = Callable[[dict[str, int]], Awaitable[None]]
+
+
+@dataclass
+class Metrics:
+    """Counters of the serving path (exported by the REST API's /metrics)."""
+
+    online_hits: int = 0
+    online_misses: int = 0
+    online_read_fallbacks: int = 0
+    online_write_failures: int = 0
+    online_repairs: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "online_hits": self.online_hits,
+            "online_misses": self.online_misses,
+            "online_read_fallbacks": self.online_read_fallbacks,
+            "online_write_failures": self.online_write_failures,
+            "online_repairs": self.online_repairs,
+            **self.extra,
+        }
+
+
+class OnlineGuard:
+    def __init__(self, online: OnlineStore, metrics: Metrics, cooldown: float = 5.0) -> None:
+        self.online = online
+        self.metrics = metrics
+        self.cooldown = cooldown
+        self.repair: Repair | None = None
+        self.dirty: dict[str, int] = {}  # feature id -> oldest event time (µs) written offline only
+        self._open_until = 0.0
+        self._repairing = False
+
+    @property
+    def available(self) -> bool:
+        return time.monotonic() >= self._open_until
+
+    def _failed(self, exc: Exception, what: str) -> None:
+        if self.available:
+            log.warning("online store unavailable (%s): %s; serving from the offline store", what, exc)
+        self._open_until = time.monotonic() + self.cooldown
+
+    async def _repair_if_needed(self) -> None:
+        if not self.dirty or self._repairing or self.repair is None:
+            return
+        self._repairing = True
+        pending = dict(self.dirty)
+        try:
+            await self.repair(pending)
+        except StoreUnavailableError as exc:
+            self._failed(exc, "repair")
+            raise
+        finally:
+            self._repairing = False
+        for feature_id, ts in pending.items():
+            if self.dirty.get(feature_id) == ts:
+                del self.dirty[feature_id]
+        self.metrics.online_repairs += 1
+        log.info("online store repaired: re-materialised %s", ", ".join(sorted(pending)))
+
+    async def read(
+        self, entity: str, entity_ids: Sequence[str], feature_ids: Sequence[str]
+    ) -> list[list[OnlineRecord | None]] | None:
+        """The online records, or None when the online store cannot be used now."""
+        if not self.available:
+            self.metrics.online_read_fallbacks += 1
+            return None
+        try:
+            if self.dirty:
+                await self._repair_if_needed()
+            return await self.online.read(entity, entity_ids, feature_ids)
+        except StoreUnavailableError as exc:
+            self._failed(exc, "read")
+            self.metrics.online_read_fallbacks += 1
+            return None
+
+    async def write(self, entity: str, writes: Sequence[OnlineWrite], *, remember: bool = True) -> bool:
+        """Write online; on failure remember the features for repair (``remember``) and
+        return False. Repopulating reads pass ``remember=False``: nothing is lost there."""
+        if self.available and not self._repairing:
+            try:
+                if self.dirty:
+                    await self._repair_if_needed()
+                await self.online.write(entity, writes)
+                return True
+            except StoreUnavailableError as exc:
+                self._failed(exc, "write")
+        elif self._repairing:
+            await self.online.write(entity, writes)  # the repair's own writes: errors propagate
+            return True
+        if remember:
+            self.metrics.online_write_failures += 1
+            for w in writes:
+                if len(w.event_ts):
+                    oldest = min(w.event_ts)
+                    self.dirty[w.feature_id] = min(self.dirty.get(w.feature_id, oldest), oldest)
+        return False

@@ -1,0 +1,204 @@
+"""The registry half of ``FeatureStore``: entities, features, groups, versions, lineage and
+history. Each method opens the store if needed, delegates to the ``Registry`` and keeps the
+serving caches in step (``_changed``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fstore.catalog import Catalog
+from fstore.models import (
+    ChangeRecord,
+    Entity,
+    Feature,
+    FeatureGroup,
+    FeatureVersion,
+)
+from fstore.registry import Registry
+from fstore.transformers.specs import TransformerLike, transformer_parts
+
+
+class RegistryMethods:
+    registry: Registry
+    catalog: Catalog
+    offline: Any
+    online: Any
+
+    async def _ready(self) -> None: ...
+
+    async def _changed(self, *features: Feature) -> None: ...
+
+    # -- entities -----------------------------------------------------------------------------
+
+    async def create_entity(self, entity: Entity | Mapping[str, Any]) -> Entity:
+        await self._ready()
+        return await self.registry.create_entity(Entity.model_validate(entity))
+
+    async def get_entity(self, name: str) -> Entity:
+        await self._ready()
+        return await self.registry.get_entity(name)
+
+    async def list_entities(self) -> list[Entity]:
+        await self._ready()
+        return await self.registry.list_entities()
+
+    async def delete_entity(self, name: str) -> None:
+        await self._ready()
+        await self.registry.delete_entity(name)
+
+    # -- features -----------------------------------------------------------------------------
+
+    async def create_feature(
+        self,
+        feature: Feature | Mapping[str, Any],
+        transformer: TransformerLike | None = None,
+        *,
+        version: str | None = None,
+        reason: str = "",
+    ) -> Feature:
+        """Register a new feature (version 1.0.0 unless ``version``), optionally with a transformer."""
+        await self._ready()
+        spec, state = transformer_parts(transformer)
+        created, _ = await self.registry.create_feature(
+            Feature.model_validate(feature), spec, state, version=version, reason=reason
+        )
+        await self._changed(created)
+        return created
+
+    async def register_feature(
+        self,
+        feature: Feature | Mapping[str, Any],
+        transformer: TransformerLike | None = None,
+        *,
+        version: str | None = None,
+        reason: str = "",
+    ) -> FeatureVersion:
+        """The specification's ``registry.register_feature``: create the feature, or register a
+        new version of it with this definition and transformer."""
+        await self._ready()
+        fv = await self.registry.register_feature(feature, transformer, version=version, reason=reason)
+        await self._changed(await self.registry.get_feature(fv.feature_id))
+        return fv
+
+    async def get_feature(self, name: str) -> Feature:
+        await self._ready()
+        return await self.registry.get_feature(name)
+
+    async def list_features(self, **filters: Any) -> list[Feature]:
+        await self._ready()
+        return await self.registry.list_features(**filters)
+
+    async def update_feature(
+        self,
+        name: str,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        transformer: TransformerLike | str | None = "keep",
+        version: str | None = None,
+        reason: str = "",
+        new_version: bool = False,
+    ) -> Any:
+        """Change a feature; returns the new ``FeatureVersion`` when ``new_version`` else the feature.
+
+        ``transformer="keep"`` keeps the current one; ``None`` removes it.
+        """
+        await self._ready()
+        if transformer == "keep":
+            spec, state = "keep", "keep"
+        else:
+            spec, state = transformer_parts(transformer)
+        feature, fv = await self.registry.update_feature(
+            name,
+            dict(changes or {}),
+            transformer=spec,
+            transformer_state=state,
+            version=version,
+            reason=reason,
+        )
+        await self._changed(feature)
+        if new_version:
+            return fv or await self.registry.get_version(name)
+        return feature
+
+    async def delete_feature(self, name: str, *, force: bool = False) -> None:
+        """Delete a feature, its versions and all its values (refused if others depend on it)."""
+        await self._ready()
+        feature = await self.registry.delete_feature(name, force=force)
+        await self.offline.delete_feature(feature.id)
+        await self.online.delete_feature(feature.entity, feature.id)
+        self.catalog.invalidate()
+
+    # -- groups -------------------------------------------------------------------------------
+
+    async def create_group(self, group: FeatureGroup | Mapping[str, Any]) -> FeatureGroup:
+        await self._ready()
+        created = await self.registry.create_group(FeatureGroup.model_validate(group))
+        self.catalog.invalidate()
+        return created
+
+    async def get_group(self, name: str) -> FeatureGroup:
+        await self._ready()
+        return await self.registry.get_group(name)
+
+    async def list_groups(self) -> list[FeatureGroup]:
+        await self._ready()
+        return await self.registry.list_groups()
+
+    async def update_group(self, name: str, changes: Mapping[str, Any]) -> FeatureGroup:
+        await self._ready()
+        return await self.registry.update_group(name, dict(changes))
+
+    async def delete_group(self, name: str) -> None:
+        await self._ready()
+        await self.registry.delete_group(name)
+
+    async def add_to_group(self, group: str, feature: str) -> FeatureGroup:
+        await self._ready()
+        result = await self.registry.add_to_group(group, feature)
+        self.catalog.invalidate()
+        return result
+
+    async def remove_from_group(self, group: str, feature: str) -> FeatureGroup:
+        await self._ready()
+        result = await self.registry.remove_from_group(group, feature)
+        self.catalog.invalidate()
+        return result
+
+    async def get_group_features(self, name: str) -> list[Feature]:
+        group = await self.get_group(name)
+        return [await self.registry.get_feature(f) for f in group.features]
+
+    # -- versions, lineage, history -------------------------------------------------------------
+
+    async def list_versions(self, name: str) -> list[FeatureVersion]:
+        await self._ready()
+        return await self.registry.list_versions(name)
+
+    async def get_version(self, name: str, version: str | None = None) -> FeatureVersion:
+        await self._ready()
+        return await self.registry.get_version(name, version)
+
+    async def diff_versions(self, name: str, a: str, b: str) -> dict[str, Any]:
+        await self._ready()
+        return await self.registry.diff_versions(name, a, b)
+
+    async def rollback(self, name: str, version: str) -> Feature:
+        await self._ready()
+        feature = await self.registry.rollback(name, version)
+        await self._changed(feature)
+        return feature
+
+    async def dependencies(self, name: str, *, transitive: bool = False) -> list[str]:
+        await self._ready()
+        return await self.registry.dependencies(name, transitive=transitive)
+
+    async def dependents(self, name: str, *, transitive: bool = False) -> list[str]:
+        await self._ready()
+        return await self.registry.dependents(name, transitive=transitive)
+
+    async def history(
+        self, object_type: str | None = None, object_id: str | None = None, limit: int | None = None
+    ) -> list[ChangeRecord]:
+        await self._ready()
+        return await self.registry.history(object_type, object_id, limit)
