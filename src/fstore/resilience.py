@@ -55,6 +55,20 @@ class OnlineGuard:
         self.dirty: dict[str, int] = {}  # feature id -> oldest event time (µs) written offline only
         self._open_until = 0.0
         self._repairing = False
+        self._opened = False
+
+    async def open(self) -> None:
+        """Connect the online store; if it is unreachable, start with the circuit open."""
+        try:
+            await self.online.open()
+            self._opened = True
+        except StoreUnavailableError as exc:
+            self._failed(exc, "open")
+
+    async def _ensure_open(self) -> None:
+        if not self._opened:
+            await self.online.open()
+            self._opened = True
 
     @property
     def available(self) -> bool:
@@ -91,6 +105,7 @@ class OnlineGuard:
             self.metrics.online_read_fallbacks += 1
             return None
         try:
+            await self._ensure_open()
             if self.dirty:
                 await self._repair_if_needed()
             return await self.online.read(entity, entity_ids, feature_ids)
@@ -104,6 +119,7 @@ class OnlineGuard:
         return False. Repopulating reads pass ``remember=False``: nothing is lost there."""
         if self.available and not self._repairing:
             try:
+                await self._ensure_open()
                 if self.dirty:
                     await self._repair_if_needed()
                 await self.online.write(entity, writes)

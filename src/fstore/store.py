@@ -20,12 +20,12 @@ from typing import Any, Self
 import pandas as pd
 import pyarrow as pa
 
-from fstore.backends import create_metadata_store, create_offline_store, create_online_store
+from fstore.backends import create_metadata_store, create_offline_store, create_online_store, mask_url
 from fstore.backends.online.base import OnlineWrite
 from fstore.catalog import Catalog, ResolvedFeature
 from fstore.columns import history_table, online_write, transform_arrow
 from fstore.config import Settings
-from fstore.errors import ValidationError
+from fstore.errors import FStoreError, ValidationError
 from fstore.models import (
     ChangeAction,
     Feature,
@@ -79,11 +79,13 @@ class FeatureStore(RegistryMethods):
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def open(self) -> Self:
+        """Connect to the stores. An unreachable online store is not fatal: serving falls
+        back to the offline store until it answers."""
         async with self._open_lock:
             if not self._opened:
                 await self.metadata.open()
-                await self.online.open()
                 await self.offline.open()
+                await self.guard.open()
                 self._opened = True
         return self
 
@@ -122,19 +124,20 @@ class FeatureStore(RegistryMethods):
                 await self.online.put_transformer(feature.id, fv.version, state)
 
     async def health(self) -> dict[str, Any]:
-        await self._ready()
+        """Each store: reachable or not, its version and the round-trip latency."""
         report: dict[str, Any] = {}
         for name, store in (("metadata", self.metadata), ("online", self.online), ("offline", self.offline)):
             started = time.perf_counter()
             try:
+                await store.open()
                 info = await store.ping()
                 report[name] = {
                     "ok": True,
                     **info,
                     "latency_ms": round((time.perf_counter() - started) * 1e3, 3),
                 }
-            except Exception as exc:
-                report[name] = {"ok": False, "error": str(exc), "url": store.url}
+            except FStoreError as exc:
+                report[name] = {"ok": False, "error": exc.message, "url": mask_url(store.url)}
         return report
 
     # -- transformers -------------------------------------------------------------------------

@@ -26,6 +26,15 @@ OFFLINE_BACKENDS = {
 }
 
 
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ``***`` (for logs, errors and health reports)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
 def url_path(url: str) -> Path:
     """The file path of a ``scheme:///relative`` or ``scheme:////absolute`` URL."""
     path = url.split(":///", 1)[1] if ":///" in url else ""

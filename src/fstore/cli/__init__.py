@@ -80,6 +80,7 @@ app.command("stats")(data.stats)
 app.command("history")(history.history)
 app.command("lineage")(history.lineage)
 app.command("health")(system.health)
+app.command("doctor", help="Same as health: check every configured store.")(system.health)
 app.command("demo")(system.demo)
 
 
