@@ -5,6 +5,9 @@ import pytest
 
 from fstore import FeatureStore
 from fstore.models import Entity
+from server_mongo import mongo_server  # noqa: F401  (session fixture)
+from server_postgres import postgres_url  # noqa: F401  (session fixture)
+from server_redis import redis_cluster, redis_url  # noqa: F401  (session fixtures)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from fstore.backends.online.base import OnlineRecord, OnlineStore, OnlineWrite
 from fstore.errors import StoreUnavailableError
@@ -96,6 +97,21 @@ class OnlineGuard:
                 del self.dirty[feature_id]
         self.metrics.online_repairs += 1
         log.info("online store repaired: re-materialised %s", ", ".join(sorted(pending)))
+
+    async def cache(
+        self, feature_id: str, meta: dict[str, Any], version: str, transformer: dict[str, Any] | None
+    ) -> None:
+        """Best effort: refresh the online store's copy of a feature's metadata and current
+        transformer. Serving does not depend on it, so an outage only logs."""
+        if not self.available:
+            return
+        try:
+            await self._ensure_open()
+            await self.online.put_feature_meta(feature_id, meta)
+            if transformer is not None:
+                await self.online.put_transformer(feature_id, version, transformer)
+        except StoreUnavailableError as exc:
+            self._failed(exc, "metadata cache")
 
     async def read(
         self, entity: str, entity_ids: Sequence[str], feature_ids: Sequence[str]

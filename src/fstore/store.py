@@ -117,11 +117,11 @@ class FeatureStore(RegistryMethods):
         ``feature:{id}`` and ``transformer:{id}:{version}`` keys)."""
         self.catalog.invalidate()
         for feature in features:
-            await self.online.put_feature_meta(feature.id, feature.model_dump(mode="json"))
             fv = await self.registry.get_version(feature.name)
+            state = None
             if fv.transformer is not None and fv.transformer_state is not None:
                 state = {**fv.transformer.model_dump(mode="json"), "state": fv.transformer_state}
-                await self.online.put_transformer(feature.id, fv.version, state)
+            await self.guard.cache(feature.id, feature.model_dump(mode="json"), fv.version, state)
 
     async def health(self) -> dict[str, Any]:
         """Each store: reachable or not, its version and the round-trip latency."""

@@ -50,9 +50,68 @@ def make_duckdb_offline(request: pytest.FixtureRequest, tmp_path: Path) -> DuckD
     return DuckDBOfflineStore(f"duckdb:///{tmp_path / 'offline'}")
 
 
-METADATA_BACKENDS = [pytest.param(make_sqlite_metadata, id="sqlite")]
-ONLINE_BACKENDS = [pytest.param(make_sqlite_online, id="sqlite")]
-OFFLINE_BACKENDS = [pytest.param(make_duckdb_offline, id="duckdb")]
+def _redis_online(request: pytest.FixtureRequest, fixture: str) -> OnlineStore:
+    """A fresh key prefix on the session's Redis server (or cluster), deleted after the test."""
+    import uuid
+
+    from fstore.backends.online.redis import RedisOnlineStore
+    from server_redis import delete_prefix
+
+    server = request.getfixturevalue(fixture)
+    prefix = f"fstore-test-{uuid.uuid4().hex[:12]}:"
+    request.addfinalizer(lambda: delete_prefix(server, prefix))
+    sep = "&" if "?" in server else "?"
+    return RedisOnlineStore(f"{server}{sep}prefix={prefix}")
+
+
+def make_redis_online(request: pytest.FixtureRequest, tmp_path: Path) -> OnlineStore:
+    return _redis_online(request, "redis_url")
+
+
+def make_redis_cluster_online(request: pytest.FixtureRequest, tmp_path: Path) -> OnlineStore:
+    return _redis_online(request, "redis_cluster")
+
+
+def make_mongo_metadata(request: pytest.FixtureRequest, tmp_path: Path) -> MetadataStore:
+    """A fresh database on the session's SecantusDB server, dropped after the test."""
+    import uuid
+
+    from fstore.backends.metadata.mongodb import MongoMetadataStore
+    from server_mongo import database_url, drop_database
+
+    url = database_url(request.getfixturevalue("mongo_server"), f"fstore_{uuid.uuid4().hex}")
+    request.addfinalizer(lambda: drop_database(url))
+    return MongoMetadataStore(url)
+
+
+METADATA_BACKENDS = [
+    pytest.param(make_sqlite_metadata, id="sqlite"),
+    pytest.param(make_mongo_metadata, id="mongodb"),
+]
+ONLINE_BACKENDS = [
+    pytest.param(make_sqlite_online, id="sqlite"),
+    pytest.param(make_redis_online, id="redis"),
+    pytest.param(make_redis_cluster_online, id="redis-cluster"),
+]
+
+
+def make_postgres_offline(request: pytest.FixtureRequest, tmp_path: Path) -> OfflineStore:
+    """A fresh schema in the session's PostgreSQL database, dropped after the test."""
+    import uuid
+
+    from fstore.backends.offline.postgres import PostgresOfflineStore
+    from server_postgres import drop_schema
+
+    url = request.getfixturevalue("postgres_url")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    request.addfinalizer(lambda: drop_schema(url, schema))
+    return PostgresOfflineStore(f"{url}?schema={schema}")
+
+
+OFFLINE_BACKENDS = [
+    pytest.param(make_duckdb_offline, id="duckdb"),
+    pytest.param(make_postgres_offline, id="postgres"),
+]
 
 
 @asynccontextmanager

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import sqlite3
+import time
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from pymongo import MongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import OperationFailure
 
 from fstore.backends import create_metadata_store
+from fstore.backends.metadata import mongodb
 from fstore.backends.metadata.base import Delete, Kind, MetadataStore, Put
+from fstore.backends.metadata.mongodb import MongoMetadataStore, mask_url
 from fstore.backends.metadata.sqlite import SQLiteMetadataStore
 from fstore.errors import AlreadyExistsError, NotFoundError, StoreUnavailableError
+from server_mongo import database_url, drop_database
 
 DOC = {
     "name": "amount",
@@ -157,6 +169,22 @@ async def test_another_client_sees_committed_writes(
     assert await metadata_store.get(Kind.ENTITIES, "customer") is None
 
 
+# How long a backend's generation() may take to reflect another client's commit: SQLite reads
+# it from the file at once; MongoDB follows a change stream in the background (milliseconds,
+# at most STALE_SECONDS).
+GENERATION_DELAY = {"sqlite": 0.0, "mongodb": 2.0}
+
+
+async def generation_after_change(store: MetadataStore, old: int) -> int:
+    """``store.generation()`` once it differs from ``old``, waiting at most the backend's delay."""
+    deadline = time.monotonic() + GENERATION_DELAY[urlsplit(store.url).scheme.split("+")[0]]
+    while True:
+        value = await store.generation()
+        if value != old or time.monotonic() >= deadline:
+            return value
+        await asyncio.sleep(0.002)
+
+
 async def test_generation_changes_when_another_client_writes(
     metadata_store: MetadataStore, other_metadata_store: MetadataStore
 ) -> None:
@@ -164,11 +192,11 @@ async def test_generation_changes_when_another_client_writes(
     await metadata_store.get(Kind.FEATURES, "x")
     assert await metadata_store.generation() == first  # stable while nobody writes
     await other_metadata_store.write([Put(Kind.FEATURES, "x", {"v": 1})])
-    second = await metadata_store.generation()
+    second = await generation_after_change(metadata_store, first)
     assert second != first
     assert await metadata_store.generation() == second
     await other_metadata_store.write([Delete(Kind.FEATURES, "x")])
-    assert await metadata_store.generation() != second
+    assert await generation_after_change(metadata_store, second) != second
 
 
 async def test_data_survives_reopening(metadata_store: MetadataStore) -> None:
@@ -285,3 +313,140 @@ async def test_sqlite_closed_store_is_unavailable(tmp_path: Path) -> None:
     store = SQLiteMetadataStore(f"sqlite:///{tmp_path / 'm.db'}")
     with pytest.raises(StoreUnavailableError):
         await store.get(Kind.FEATURES, "a")
+
+
+# -- MongoDB specifics --------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def mongo_store(mongo_server: str) -> AsyncIterator[MongoMetadataStore]:
+    url = database_url(mongo_server, f"fstore_{uuid.uuid4().hex}")
+    store = MongoMetadataStore(url)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+        drop_database(url)
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_mongodb_unreachable_server_fails_fast() -> None:
+    port = _closed_port()
+    store = MongoMetadataStore(f"mongodb://127.0.0.1:{port}/fstore?retryWrites=false")
+    with pytest.raises(StoreUnavailableError) as not_open:
+        await store.get(Kind.FEATURES, "a")
+    assert "not open" in not_open.value.message
+    start = time.monotonic()
+    with pytest.raises(StoreUnavailableError) as info:
+        await store.open()  # default timeouts (5 s server selection)
+    assert time.monotonic() - start < 10
+    assert info.value.details["store"] == "mongodb metadata"
+    assert f"127.0.0.1:{port}" in info.value.message
+    # the URL's own options win over the defaults
+    quick = MongoMetadataStore(f"mongodb://127.0.0.1:{port}/?serverselectiontimeoutms=300")
+    start = time.monotonic()
+    with pytest.raises(StoreUnavailableError):
+        await quick.open()
+    assert time.monotonic() - start < 3
+
+
+def test_mongodb_url_masking() -> None:
+    assert (
+        mask_url("mongodb://u:p%40ss@h1:1,h2:2/db?replicaSet=rs")
+        == "mongodb://u:***@h1:1,h2:2/db?replicaSet=rs"
+    )
+    assert mask_url("mongodb://h/db?tlsCertificateKeyFilePassword=x&w=1") == (
+        "mongodb://h/db?tlsCertificateKeyFilePassword=%2A%2A%2A&w=1"
+    )
+    assert mask_url("mongodb://u@h/") == "mongodb://u@h/"
+
+
+async def test_mongodb_documents_indexes_and_ping(mongo_store: MongoMetadataStore) -> None:
+    await mongo_store.write([Put(Kind.VERSIONS, "f@1.0.0", DOC, ref="f"), Put(Kind.ENTITIES, "c", {"v": 1})])
+    client: MongoClient = MongoClient(mongo_store.url)
+    try:
+        db = client.get_default_database()
+        assert db.feature_versions.find_one() == {"_id": "f@1.0.0", "ref": "f", "doc": DOC}
+        assert db.entities.find_one() == {"_id": "c", "ref": None, "doc": {"v": 1}}
+        assert db.meta.find_one() == {"_id": "state", "schema_version": 1, "generation": 1}
+        assert set(db.list_collection_names()) == {k.value for k in Kind} | {"meta"}
+        for kind in Kind:
+            assert db[kind.value].index_information()["ref_key"]["key"] == [("ref", 1), ("_id", 1)]
+    finally:
+        client.close()
+    info = await mongo_store.ping()
+    assert info["backend"] == "mongodb"
+    assert info["database"] == urlsplit(mongo_store.url).path.strip("/")
+    assert info["url"] == mongo_store.url  # no password to mask here
+
+
+async def test_mongodb_generation_is_local_and_prompt(mongo_store: MongoMetadataStore) -> None:
+    start = time.perf_counter()
+    for _ in range(10_000):
+        await mongo_store.generation()
+    assert time.perf_counter() - start < 0.5  # a round trip each would take seconds
+    other = MongoMetadataStore(mongo_store.url)
+    await other.open()
+    try:
+        first = await mongo_store.generation()
+        start = time.monotonic()
+        await other.write([Put(Kind.FEATURES, "x", {"v": 1})])
+        assert await generation_after_change(mongo_store, first) != first
+        assert time.monotonic() - start < 0.5  # a change stream, not the staleness fallback
+    finally:
+        await other.close()
+
+
+async def test_mongodb_generation_without_change_streams(
+    mongo_store: MongoMetadataStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def no_watch(self: object, *args: object, **kwargs: object) -> None:
+        raise OperationFailure("The $changeStream stage is only supported on replica sets", code=40573)
+
+    monkeypatch.setattr(AsyncCollection, "watch", no_watch)
+    polled = MongoMetadataStore(mongo_store.url)
+    await polled.open()
+    try:
+        first = await polled.generation()
+        await mongo_store.write([Put(Kind.FEATURES, "x", {"v": 1})])
+        await asyncio.sleep(mongodb.POLL_SECONDS * 3)
+        assert polled._polling
+        assert await polled.generation() != first
+    finally:
+        await polled.close()
+
+
+def test_mongodb_generation_after_the_loop_was_idle(mongo_server: str) -> None:
+    """The blocking twin runs its loop only during calls: the watcher cannot run in between, so
+    a generation older than STALE_SECONDS is read again."""
+    url = database_url(mongo_server, f"fstore_{uuid.uuid4().hex}")
+    loop = asyncio.new_event_loop()
+    store = MongoMetadataStore(url)
+    client: MongoClient = MongoClient(url)
+    try:
+        loop.run_until_complete(store.open())
+        first = loop.run_until_complete(store.generation())
+        client.get_default_database().meta.update_one({"_id": "state"}, {"$inc": {"generation": 1}})
+        time.sleep(mongodb.STALE_SECONDS + 0.1)
+        assert loop.run_until_complete(store.generation()) == first + 1
+    finally:
+        loop.run_until_complete(store.close())
+        loop.close()
+        client.close()
+        drop_database(url)
+
+
+async def test_mongodb_refuses_a_newer_schema(mongo_store: MongoMetadataStore) -> None:
+    client: MongoClient = MongoClient(mongo_store.url)
+    try:
+        client.get_default_database().meta.update_one({"_id": "state"}, {"$set": {"schema_version": 99}})
+    finally:
+        client.close()
+    with pytest.raises(StoreUnavailableError, match="newer"):
+        await MongoMetadataStore(mongo_store.url).open()

@@ -114,14 +114,6 @@ async def test_reads_of_missing_entities_and_features_are_none(online_store: Onl
     assert rows[1] == [None, None]
 
 
-async def test_entities_are_separate_namespaces(online_store: OnlineStore) -> None:
-    await online_store.write("customer", [ow("amount", ["1"], [T0], [1.0])])
-    await online_store.write("merchant", [ow("amount", ["1"], [T0], [2.0])])
-    assert (await read_one(online_store, "customer", "1", "amount"))[1] == 1.0
-    assert (await read_one(online_store, "merchant", "1", "amount"))[1] == 2.0
-    assert await read_one(online_store, "custom", "1", "amount") is None
-
-
 async def test_vector_read_has_the_requested_shape_and_order(online_store: OnlineStore) -> None:
     ids = [f"e{i}" for i in range(1200)]  # more than one IN-list chunk
     features = ["f0", "f1", "f2"]
@@ -348,6 +340,22 @@ async def test_sqlite_layout(tmp_path: Path) -> None:
         assert conn.execute("SELECT key FROM online_meta").fetchall() == [("transformer:amount:1.0.0",)]
     finally:
         conn.close()
+
+
+async def test_sqlite_entities_are_separate_namespaces(tmp_path: Path) -> None:
+    # SQLite keys a row by "{entity}:{entity_id}", so even one feature id under two entities
+    # stays apart. Redis uses the specification's keys, feature_value:{feature_id}:{entity_id}
+    # (feature ids are global, a feature belongs to one entity): see test_redis_specific.py.
+    store = SQLiteOnlineStore(f"sqlite:///{tmp_path / 'online.db'}")
+    await store.open()
+    try:
+        await store.write("customer", [ow("amount", ["1"], [T0], [1.0])])
+        await store.write("merchant", [ow("amount", ["1"], [T0], [2.0])])
+        assert (await read_one(store, "customer", "1", "amount"))[1] == 1.0
+        assert (await read_one(store, "merchant", "1", "amount"))[1] == 2.0
+        assert await read_one(store, "custom", "1", "amount") is None
+    finally:
+        await store.close()
 
 
 async def test_sqlite_without_json_each_uses_in_lists(tmp_path: Path) -> None:
