@@ -329,3 +329,14 @@ async def test_ping_and_url_options(pg: PostgresOfflineStore) -> None:
         PostgresOfflineStore("postgresql://u@h/d?schema=bad-name")
     with pytest.raises(ConfigurationError):
         PostgresOfflineStore("postgresql://u@h/d?pool_max=many")
+
+
+async def test_pit_with_no_rows_or_no_requests(pg: PostgresOfflineStore) -> None:
+    await pg.append("f", history(["a"], [1], [1.0]))
+    empty = pa.table({"k": pa.array([], pa.string()), "ts": pa.array([], TS)})
+    out = await pg.point_in_time(empty, "ts", [PitRequest("f", "k", "v")])
+    assert out.num_rows == 0 and out.schema.field("v").type == pa.float64()
+    rows = pa.table({"k": ["a", None], "ts": pa.array([T0 + timedelta(seconds=5), None], TS)})
+    assert (await pg.point_in_time(rows, "ts", [])).equals(rows)
+    out = await pg.point_in_time(rows, "ts", [PitRequest("f", "k", "v")])
+    assert out.column("v").to_pylist() == [1.0, None]

@@ -345,6 +345,9 @@ class FeatureOps:
     # -- dependencies -----------------------------------------------------------------------
 
     async def _check_dependencies(self, name: str, deps: Iterable[str]) -> None:
+        deps = list(deps)
+        if not deps:  # no edges out of this feature: it cannot close a cycle
+            return
         features = {f.name: f for f in await self.list_features()}
         for dep in deps:
             if dep not in features:

@@ -1,4 +1,4 @@
-"""The production metadata store on MongoDB (``mongodb://host:port/database?options``).
+"""The production metadata store on MongoDB (``mongodb://[user:pass@]host:port/database?options``).
 
 Layout (database = the URL's path, ``fstore`` if empty):
 
@@ -6,10 +6,14 @@ Layout (database = the URL's path, ``fstore`` if empty):
   ``feature_versions``, ``transformers``, ``history``). A document is stored as
   ``{"_id": key, "ref": ref, "doc": {...the registry's dict...}}``: the registry's fields are
   nested under ``doc`` so that none of them can collide with ``_id`` or ``ref``. Each collection
-  has an index ``(ref, _id)``, which serves ``list(kind, ref=…)`` in key order; the key itself is
-  ``_id`` (a feature version's key is ``name@version``, so ``_id`` already makes
-  ``(feature, version)`` unique and no second unique index is needed).
+  has an index ``ref_key`` on ``(ref, _id)``, which serves ``list(kind, ref=…)`` in key order;
+  the key itself is ``_id`` (a feature version's key is ``name@version``, so ``_id`` already
+  makes ``(feature, version)`` unique and no second unique index is needed).
 * ``meta``: one document ``{"_id": "state", "schema_version": 1, "generation": N}``.
+
+``open()`` creates the indexes and then the state document when the state document is missing;
+so opening an existing store costs two reads (a ping and the state) and works with read-only
+rights. A store whose ``schema_version`` is newer than this code is refused.
 
 Writes: every ``write(ops)`` is one multi-document transaction that first increments
 ``meta.state.generation`` and then applies the ops in order. Because every write touches that
@@ -19,16 +23,18 @@ retries (``TransientTransactionError``, jittered exponential backoff, for at mos
 replica set is enough); on a standalone ``mongod`` a write fails with ``ConfigurationError``.
 
 Generation: ``generation()`` answers from a local copy and does no network round trip. A
-background task started by ``open()`` keeps that copy current by following a change stream on
-``meta`` (SecantusDB and MongoDB deliver a change in a few milliseconds), or, where change
-streams are unsupported, by polling every ``POLL_SECONDS``. If the task has not confirmed the copy
-for ``STALE_SECONDS`` (its event loop was not running, as in the blocking twin between calls, or
-the server is unreachable), ``generation()`` reads the counter itself; so another client's commit
-is seen within milliseconds normally and never later than ``STALE_SECONDS``. This instance's own
-writes change the generation too.
+background task started by ``open()`` and stopped by ``close()`` keeps that copy current by
+following a change stream on ``meta`` (SecantusDB delivers a change in 1–5 ms), or, where
+change streams are unsupported, by polling every ``POLL_SECONDS``. If the task has not
+confirmed the copy for ``STALE_SECONDS`` (its event loop was not running, as in the blocking
+twin between calls), ``generation()`` reads the counter itself. So another client's commit is
+seen within milliseconds, and never later than ``STALE_SECONDS``. This instance's own writes
+change the generation too.
 
 Errors: an unreachable server fails within the (short, URL-overridable) timeouts with
 ``StoreUnavailableError(store="mongodb metadata")``, naming the hosts (never the password).
+While the watcher sees the server unreachable, ``generation()`` raises that error at once
+rather than waiting for a server selection timeout on every call.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import pymongo
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import ConfigurationError as MongoConfigurationError
@@ -77,6 +84,8 @@ WATCH_AWAIT_MS = 250  # a change stream getMore returns at least this often
 POLL_SECONDS = 0.1  # without change streams
 STALE_SECONDS = 1.0  # older than this, generation() reads the counter itself
 RETRY_SECONDS = 0.5  # the watcher's pause after an error
+CLOSE_WAIT_SECONDS = 0.5  # how long close() waits for the watcher, and for the client
+GENERATION_READ_SECONDS = 1.0  # the bound on generation()'s own read (when the watcher is stale)
 FAILURE_SECONDS = 5.0  # how long generation() trusts a connection failure the watcher saw
 _TRANSACTIONS_UNSUPPORTED = 20  # IllegalOperation: "Transaction numbers are only allowed on a replica set…"
 
@@ -130,6 +139,7 @@ class MongoMetadataStore:
         self._fresh_until = 0.0  # monotonic time until which the local generation is trusted
         self._failure: tuple[float, BaseException] | None = None  # (until, error) seen by the watcher
         self._polling = False
+        self._stop: asyncio.Event | None = None  # set by close(): the watcher's signal to stop
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -149,13 +159,11 @@ class MongoMetadataStore:
                 db = client.get_default_database(DEFAULT_DATABASE)
             except (InvalidName, MongoConfigurationError) as exc:
                 raise self._bad_url(exc) from exc
+            colls = {kind: db[kind.value] for kind in Kind}
+            meta = db[META]
             with self._guard("cannot open"):
                 await db.command("ping")
-                colls = {kind: db[kind.value] for kind in Kind}
-                for coll in colls.values():
-                    await coll.create_index([("ref", ASCENDING), ("_id", ASCENDING)], name="ref_key")
-                meta = db[META]
-                state = await self._init_state(meta)
+                state = await meta.find_one({"_id": STATE_ID}) or await self._create(colls, meta)
             version = state.get("schema_version", SCHEMA_VERSION)
             if version > SCHEMA_VERSION:
                 raise StoreUnavailableError(
@@ -169,12 +177,21 @@ class MongoMetadataStore:
         self._client, self._colls, self._meta = client, colls, meta
         self._set_generation(int(state.get("generation", 0)), exact=True)
         self._failure = None
-        self._watcher = asyncio.get_running_loop().create_task(self._watch(), name="fstore-mongo-generation")
+        self._stop = asyncio.Event()
+        self._watcher = asyncio.get_running_loop().create_task(
+            self._watch(meta, self._stop), name="fstore-mongo-generation"
+        )
 
     def _bad_url(self, exc: Exception) -> ConfigurationError:
         return ConfigurationError(f"invalid MongoDB metadata URL {mask_url(self.url)!r}: {exc}")
 
-    async def _init_state(self, meta: AsyncCollection[dict[str, Any]]) -> dict[str, Any]:
+    async def _create(
+        self, colls: dict[Kind, AsyncCollection[dict[str, Any]]], meta: AsyncCollection[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Indexes, then the state document: once it exists, so do they. So opening an existing
+        store is two reads, and works for a user with read-only rights."""
+        for coll in colls.values():
+            await coll.create_index([("ref", ASCENDING), ("_id", ASCENDING)], name="ref_key")
         initial = {"schema_version": SCHEMA_VERSION, "generation": 0}
         with suppress(DuplicateKeyError):  # two clients creating it at once: one wins
             await meta.update_one({"_id": STATE_ID}, {"$setOnInsert": initial}, upsert=True)
@@ -182,16 +199,28 @@ class MongoMetadataStore:
 
     async def close(self) -> None:
         watcher, self._watcher = self._watcher, None
-        if watcher is not None:
-            watcher.cancel()
-            with suppress(asyncio.CancelledError):
-                await watcher
         client, self._client = self._client, None
         self._colls, self._meta = {}, None
         self._fresh_until = 0.0
+        if self._stop is not None:
+            self._stop.set()
+        if watcher is not None:
+            watcher.cancel()
+            await asyncio.wait({watcher}, timeout=CLOSE_WAIT_SECONDS)
         if client is not None:
-            with suppress(PyMongoError):
+            # Also interrupts the watcher's operation if the cancellation did not: pymongo's
+            # asyncio client can lose a cancellation that arrives while a change-stream getMore
+            # is in flight (seen against SecantusDB right after a burst of transactions).
+            # The bound: closing ends the server sessions, which would wait for a server
+            # selection timeout when the server is down.
+            with suppress(PyMongoError), pymongo.timeout(CLOSE_WAIT_SECONDS):
                 await client.close()
+        if watcher is not None and not watcher.done():
+            await asyncio.wait({watcher}, timeout=CLOSE_WAIT_SECONDS)
+            if not watcher.done():
+                log.warning("mongodb metadata: the generation watcher did not stop")
+        if watcher is not None and watcher.done() and not watcher.cancelled():
+            watcher.exception()  # retrieved: never "exception was never retrieved"
 
     def _require_open(self) -> AsyncMongoClient[dict[str, Any]]:
         if self._client is None:
@@ -314,7 +343,7 @@ class MongoMetadataStore:
                 f"the {STORE} store at {self._where} is unreachable: {failure[1]}", store=STORE
             ) from failure[1]
         try:
-            with self._guard():
+            with self._guard(), pymongo.timeout(GENERATION_READ_SECONDS):
                 await self._refresh()
         except StoreUnavailableError as exc:
             if isinstance(exc.__cause__, ConnectionFailure):
@@ -330,52 +359,45 @@ class MongoMetadataStore:
         self._fresh_until = time.monotonic() + STALE_SECONDS
         self._failure = None
 
-    async def _refresh(self) -> None:
-        assert self._meta is not None
-        state = await self._meta.find_one({"_id": STATE_ID}, {"generation": 1})
+    async def _refresh(self, meta: AsyncCollection[dict[str, Any]] | None = None) -> None:
+        meta = meta if meta is not None else self._meta
+        assert meta is not None
+        state = await meta.find_one({"_id": STATE_ID}, {"generation": 1})
         self._set_generation(int((state or {}).get("generation", 0)), exact=True)
 
-    async def _watch(self) -> None:
+    async def _watch(self, meta: AsyncCollection[dict[str, Any]], stop: asyncio.Event) -> None:
         """Runs from ``open()`` to ``close()``: keeps the local generation current."""
-        while True:
+        while not stop.is_set():
             try:
                 if self._polling:
-                    await self._refresh()
-                    await asyncio.sleep(POLL_SECONDS)
+                    await self._refresh(meta)
+                    await _sleep(stop, POLL_SECONDS)
                 else:
-                    await self._follow()
+                    await self._follow(meta, stop)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                import sys; print("WATCHER EXC", type(exc), exc, asyncio.current_task().cancelling(), file=sys.stderr, flush=True)
+                if stop.is_set():
+                    return
                 log.debug("mongodb metadata generation watcher: %s", exc)
                 if isinstance(exc, ConnectionFailure):
                     # Remembered until the watcher reconnects (or FAILURE_SECONDS pass without
                     # it running): meanwhile generation() fails at once instead of waiting for
                     # a server selection timeout on every call.
                     self._failure = (time.monotonic() + FAILURE_SECONDS, exc)
-                await asyncio.sleep(RETRY_SECONDS)
+                await _sleep(stop, RETRY_SECONDS)
 
-    async def _follow(self) -> None:
-        assert self._meta is not None
+    async def _follow(self, meta: AsyncCollection[dict[str, Any]], stop: asyncio.Event) -> None:
         try:
-            stream = await self._meta.watch(max_await_time_ms=WATCH_AWAIT_MS)
+            stream = await meta.watch(max_await_time_ms=WATCH_AWAIT_MS)
         except OperationFailure as exc:  # e.g. a standalone server: no change streams
             log.info("mongodb metadata: no change streams (%s); polling every %ss", exc, POLL_SECONDS)
             self._polling = True
             return
         async with stream:
-            await self._refresh()  # after the stream exists: no change can fall in between
-            while stream.alive:
-                import sys
-                _t = time.monotonic()
-                try:
-                    change = await stream.try_next()
-                except BaseException as e:
-                    print("TRY_NEXT RAISED", type(e), round(time.monotonic()-_t, 3), file=sys.stderr, flush=True)
-                    raise
-                if time.monotonic() - _t > 0.6:
-                    print("SLOW TRY_NEXT", round(time.monotonic()-_t, 3), change, asyncio.current_task().cancelling(), file=sys.stderr, flush=True)
+            await self._refresh(meta)  # after the stream exists: no change can fall in between
+            while stream.alive and not stop.is_set():
+                change = await stream.try_next()
                 if change is None:
                     self._set_generation(self._generation)  # still current
                     continue
@@ -383,7 +405,7 @@ class MongoMetadataStore:
                 if value is None:
                     value = (change.get("fullDocument") or {}).get("generation")
                 if value is None:
-                    await self._refresh()  # a delete, drop or invalidate: read what is there
+                    await self._refresh(meta)  # a delete, drop or invalidate: read what is there
                 else:
                     self._set_generation(int(value))
 
@@ -399,6 +421,12 @@ class MongoMetadataStore:
             "url": mask_url(self.url),
             "database": client.get_default_database(DEFAULT_DATABASE).name,
         }
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep ``seconds`` or until ``stop`` is set."""
+    with suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
 
 
 def _transient(exc: BaseException) -> bool:
