@@ -6,7 +6,7 @@ Everything goes through the public ``FeatureStore`` with the embedded metadata a
 stores in a temporary directory and ``offline_url`` pointing at a database of its own on the
 server, created at the start and dropped at the end.
 
-    .venv/bin/python bench/bench_postgres.py            # the server on 127.0.0.1:5432 (~30 s)
+    .venv/bin/python bench/bench_postgres.py            # the server on 127.0.0.1:5432 (~20 s)
     .venv/bin/python bench/bench_postgres.py --quick    # smaller, for a smoke test
     .venv/bin/python bench/bench_postgres.py --server postgresql://user:pw@host:5432
 """
@@ -26,10 +26,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_core import FEATURES, NAMES, _fitted, entity_rows, history  # noqa: E402
-
-from fstore import FeatureStore  # noqa: E402
-from fstore.models import Entity  # noqa: E402
+from bench_core import FEATURES, NAMES, _fitted, entity_rows, history
+from fstore import FeatureStore
+from fstore.models import Entity
 
 
 def admin(server: str, sql: str) -> None:
@@ -85,6 +84,13 @@ async def reads(home: Path, url: str, entities: int, rows: int, repeats: int) ->
         t = time.perf_counter()
         await fs.statistics("f_amount")
         out["statistics_s"] = time.perf_counter() - t
+    async with FeatureStore(home=home, offline_url=f"{url}?pit_connections=1") as fs:
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            await fs.get_historical_features(frame, NAMES, transformed=False)
+            times.append(time.perf_counter() - t)
+        out["pit_raw_one_connection_s"] = statistics.median(times)
     return out
 
 
@@ -115,6 +121,7 @@ def main() -> None:
         ),
         (f"training set {rows:,} rows × 6 features (transformed)", f"{res['pit_s']:.3f} s", "<= 3 s"),
         ("  same, raw values", f"{res['pit_raw_s']:.3f} s", ""),
+        ("  same, raw values, on one connection", f"{res['pit_raw_one_connection_s']:.3f} s", ""),
         (f"latest {entities:,} entities × 6 features (offline)", f"{res['latest_s']:.3f} s", ""),
         (f"materialize {entities:,} entities × 6 features", f"{res['materialize_s']:.3f} s", ""),
         (f"statistics of one feature ({entities * events:,} values)", f"{res['statistics_s']:.3f} s", ""),

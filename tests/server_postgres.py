@@ -9,6 +9,7 @@ with the server up, and a skip there would hide a broken backend).
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Iterator
 
@@ -42,7 +43,8 @@ def postgres_url() -> Iterator[str]:
     try:
         name = create_database()
     except Exception as exc:  # psycopg.OperationalError and the like
-        pytest.fail(f"PostgreSQL is needed at {SERVER} and cannot be reached: {exc}", pytrace=False)
+        where = re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", SERVER)
+        pytest.fail(f"PostgreSQL is needed at {where} and cannot be reached: {exc}", pytrace=False)
     try:
         yield f"{SERVER}/{name}"
     finally:

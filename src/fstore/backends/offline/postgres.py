@@ -6,7 +6,8 @@ The store is spread over modules with one job each:
 * ``postgres_migrations``: the schema (tables, indexes) and its versioned migrations;
 * ``postgres_sql``: the SQL text;
 * ``postgres_arrow``: Arrow columns to binary ``COPY`` data, fetched rows to Arrow columns;
-* this module: the ``OfflineStore`` protocol over them, and the audit log.
+* ``postgres_audit``: the audit / access log;
+* this module: the ``OfflineStore`` protocol over them.
 
 Appends are binary ``COPY``s into the feature's partition (~600,000 rows/s); reads run in a
 repeatable-read snapshot. Point-in-time joins run in SQL: the entity rows are copied into a
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from fstore.backends.offline import postgres_audit as audit
 from fstore.backends.offline import postgres_sql as sql
 from fstore.backends.offline.base import LATEST_COLUMNS, PitRequest
 from fstore.backends.offline.postgres_arrow import (
@@ -34,13 +36,15 @@ from fstore.backends.offline.postgres_arrow import (
     PitRows,
     arrow_column,
     encode,
+    history_columns,
     pit_input,
     timestamps,
     unified,
+    utc,
     validate_pit,
 )
 from fstore.backends.offline.postgres_connection import STORE, Database
-from fstore.backends.offline.schema import from_micros, history_schema, micros, normalise
+from fstore.backends.offline.schema import from_micros, history_schema, normalise
 from fstore.errors import StoreUnavailableError, ValidationError
 from fstore.models import NAME_PATTERN
 
@@ -48,16 +52,10 @@ if TYPE_CHECKING:
     from psycopg import AsyncConnection
 
 ANALYZE_ROWS = 5_000  # appends this large refresh the planner's statistics when they are stale
-_AUDIT_KEYS = ("id", "at", "actor", "action", "resource", "outcome", "details")
 
 
 def _columns(rows: list[tuple[Any, ...]], width: int) -> list[Sequence[Any]]:
     return list(zip(*rows, strict=True)) if rows else [()] * width
-
-
-def _utc(value: datetime) -> datetime:
-    """A datetime in UTC (a naive one is taken as UTC, as everywhere in FStore)."""
-    return from_micros(micros(value))  # type: ignore[return-value]
 
 
 class PostgresOfflineStore:
@@ -135,27 +133,12 @@ class PostgresOfflineStore:
         data = normalise(table)
         if data.num_rows == 0:
             return 0
-        value_type, transformed_type = data.schema.field("value").type, data.schema.field("transformed").type
-        vk = sql.kind_of(value_type, sql.VALUE_KINDS)
-        tk = sql.kind_of(transformed_type, sql.TRANSFORMED_KINDS)
-        columns = [
-            ("fid", "int4", None),
-            ("entity_id", "text", data.column("entity_id")),
-            ("event_timestamp", "timestamptz", data.column("event_timestamp")),
-            ("ingested_at", "timestamptz", data.column("ingested_at")),
-            ("version", "text", data.column("version")),
-        ]
-        if vk:
-            column, _, pg_type = sql.VALUE_KINDS[vk]
-            columns.append((column, pg_type, data.column("value")))
-        if tk:
-            column, _, pg_type = sql.TRANSFORMED_KINDS[tk]
-            columns.append((column, pg_type, data.column("transformed")))
+        vk = sql.kind_of(data.schema.field("value").type, sql.VALUE_KINDS)
+        tk = sql.kind_of(data.schema.field("transformed").type, sql.TRANSFORMED_KINDS)
         for _ in range(3):  # again when another process deleted the feature meanwhile
             fid = await self._register(feature_id, vk, tk)
-            fids = pa.array(np.full(data.num_rows, fid, np.int32))
-            arrays = [(t, fids if a is None else a.combine_chunks()) for _, t, a in columns]
-            copy = sql.HISTORY_COPY.replace("{columns}", ", ".join(c for c, _, _ in columns))
+            names, arrays = history_columns(data, fid, sql.VALUE_KINDS.get(vk), sql.TRANSFORMED_KINDS.get(tk))
+            copy = sql.HISTORY_COPY.replace("{columns}", ", ".join(names))
             async with self._db.connection() as conn, conn.transaction():
                 cur = await conn.execute(self._q(sql.FEATURE_FOR_SHARE), [fid])
                 if await cur.fetchone() is None:
@@ -223,9 +206,9 @@ class PostgresOfflineStore:
         if entity_ids is not None:
             params["ids"] = sorted({str(e) for e in entity_ids})
         if start is not None:
-            params["start"] = _utc(start)
+            params["start"] = utc(start)
         if end is not None:
-            params["end"] = _utc(end)
+            params["end"] = utc(end)
         return sql.where(entity_ids is not None, start is not None, end is not None), params
 
     async def history(
@@ -287,6 +270,8 @@ class PostgresOfflineStore:
     async def statistics(
         self, feature_id: str, numerical: bool, start: datetime | None = None, end: datetime | None = None
     ) -> dict[str, Any]:
+        import psycopg
+
         self._check(feature_id)
         filters, params = self._params(None, start, end)
         out: dict[str, Any] = {"count": 0, "nulls": 0, "distinct": 0, "first_event": None, "last_event": None}
@@ -294,17 +279,38 @@ class PostgresOfflineStore:
             out.update(mean=None, std=None, min=None, max=None, quantiles={})
         else:
             out["top_categories"] = []
+        try:
+            counts = await self._statistics(feature_id, numerical, filters, params, out)
+        except psycopg.errors.UndefinedTable:  # the feature was deleted meanwhile
+            return out
+        if counts is None:
+            return out
+        count, nulls, distinct, first, last = counts
+        out.update(
+            count=int(count),
+            nulls=int(nulls),
+            distinct=int(distinct),
+            first_event=None if first is None else from_micros(first + PG_EPOCH_US),
+            last_event=None if last is None else from_micros(last + PG_EPOCH_US),
+        )
+        return out
+
+    async def _statistics(
+        self, feature_id: str, numerical: bool, filters: str, params: dict[str, Any], out: dict[str, Any]
+    ) -> tuple[Any, ...] | None:
+        """Fills ``out`` with the numbers or categories; returns the counts (None when the
+        feature has no history)."""
         async with self._db.snapshot() as conn:
             found = await self._lookup(conn, feature_id)
             if found is None:
-                return out
+                return None
             fid, vk, _ = found
             cur = conn.cursor(binary=True)
             if numerical:
                 if vk & 4:
                     raise ValidationError(f"feature {feature_id!r} holds strings: no numerical statistics")
                 await cur.execute(self._q(sql.statistics(sql.numeric_value(vk), filters), fid), params)
-                count, nulls, distinct, first, last, mean, std, lo, hi, qs = await cur.fetchone()  # type: ignore[misc]
+                *counts, mean, std, lo, hi, qs = await cur.fetchone()  # type: ignore[misc]
                 out.update(
                     mean=mean,
                     std=std,
@@ -315,17 +321,10 @@ class PostgresOfflineStore:
             else:
                 value = sql.category_value(vk)
                 await cur.execute(self._q(sql.counts(value, filters), fid), params)
-                count, nulls, distinct, first, last = await cur.fetchone()  # type: ignore[misc]
+                counts = await cur.fetchone()  # type: ignore[assignment]
                 await cur.execute(self._q(sql.top_categories(value, filters), fid), params)
                 out["top_categories"] = [{"value": v, "count": int(c)} for v, c in await cur.fetchall()]
-        out.update(
-            count=int(count),
-            nulls=int(nulls),
-            distinct=int(distinct),
-            first_event=None if first is None else from_micros(first + PG_EPOCH_US),
-            last_event=None if last is None else from_micros(last + PG_EPOCH_US),
-        )
-        return out
+        return tuple(counts)
 
     # -- point-in-time join -----------------------------------------------------------------------
 
@@ -351,6 +350,14 @@ class PostgresOfflineStore:
 
     async def _pit_group(self, rows: PitRows, requests: Sequence[PitRequest], n: int) -> dict[str, pa.Array]:
         """The output columns of ``requests``, joined in one query on one connection."""
+        import psycopg
+
+        try:
+            return await self._pit_join(rows, requests, n)
+        except psycopg.errors.UndefinedTable:  # a feature was deleted meanwhile: it has no rows now
+            return await self._pit_join(rows, requests, n)
+
+    async def _pit_join(self, rows: PitRows, requests: Sequence[PitRequest], n: int) -> dict[str, pa.Array]:
         columns: dict[str, pa.Array] = {}
         async with self._db.snapshot(read_only=False) as conn:
             cur = await conn.execute(self._q(sql.FEATURES), [sorted({r.feature_id for r in requests})])
@@ -385,53 +392,16 @@ class PostgresOfflineStore:
             i += len(vcols)
         return columns
 
-    # -- audit log --------------------------------------------------------------------------------
+    # -- audit log (not in the protocol yet: the REST API uses it) ------------------------------
 
     async def append_audit(self, records: Sequence[dict[str, Any]]) -> None:
         """Append audit / access log records: dicts with ``action`` and optionally ``at`` (a
         datetime, default now), ``actor``, ``resource``, ``outcome``, ``details`` (JSON-able)."""
-        from psycopg.types.json import Jsonb
-
-        params = []
-        for record in records:
-            unknown = set(record) - set(sql.AUDIT_COLUMNS)
-            if unknown:
-                raise ValidationError(f"audit records have no fields {', '.join(sorted(unknown))}")
-            if not record.get("action"):
-                raise ValidationError("an audit record needs an action")
-            at = record.get("at")
-            details = record.get("details")
-            params.append(
-                [
-                    None if at is None else _utc(at),
-                    record.get("actor"),
-                    record["action"],
-                    record.get("resource"),
-                    record.get("outcome"),
-                    None if details is None else Jsonb(details),
-                ]
-            )
-        if not params:
-            return
-        async with self._db.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            await cur.executemany(self._q(sql.INSERT_AUDIT), params)
+        await audit.append(self._db, records)
 
     async def list_audit(
         self, limit: int = 100, actor: str | None = None, since: datetime | None = None
     ) -> list[dict[str, Any]]:
-        """The newest audit records first (``at`` at or after ``since``; by ``actor``)."""
-        if limit < 0:
-            raise ValidationError("limit must not be negative")
-        params: dict[str, Any] = {"limit": int(limit), "actor": actor}
-        if since is not None:
-            params["since"] = _utc(since)
-        async with self._db.connection() as conn:
-            cur = conn.cursor(binary=True)
-            await cur.execute(self._q(sql.list_audit(actor is not None, since is not None)), params)
-            rows = await cur.fetchall()
-        out = []
-        for row in rows:
-            record = dict(zip(_AUDIT_KEYS, row, strict=True))
-            record["at"] = from_micros(record["at"] + PG_EPOCH_US)
-            out.append(record)
-        return out
+        """The newest audit records first (``at`` at or after ``since``; by ``actor``): dicts
+        with ``id``, ``at`` (UTC), ``actor``, ``action``, ``resource``, ``outcome``, ``details``."""
+        return await audit.list_records(self._db, limit, actor, since)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fstore.backends.offline.base import PitRequest
-from fstore.backends.offline.schema import TS_TYPE, as_string, cast, string_like, unify
+from fstore.backends.offline.schema import TS_TYPE, as_string, cast, from_micros, micros, string_like, unify
 from fstore.errors import ValidationError
 
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
@@ -124,6 +125,23 @@ ENCODERS = {
 }
 
 
+def history_columns(
+    data: pa.Table, fid: int, value: tuple[str, Any, str] | None, transformed: tuple[str, Any, str] | None
+) -> tuple[list[str], list[tuple[str, pa.Array]]]:
+    """The columns to copy into a feature's partition from a normalised history table: names,
+    and (PostgreSQL type, values) pairs; ``value``/``transformed`` are the (column, Arrow type,
+    PostgreSQL type) of their kinds, None for the null type (the column stays null)."""
+    names = ["fid", "entity_id", "event_timestamp", "ingested_at", "version"]
+    arrays = [("int4", pa.array(np.full(data.num_rows, fid, np.int32)))]
+    for column, pg_type in zip(names[1:], ("text", "timestamptz", "timestamptz", "text"), strict=True):
+        arrays.append((pg_type, data.column(column).combine_chunks()))
+    for source, kind in (("value", value), ("transformed", transformed)):
+        if kind is not None:
+            names.append(kind[0])
+            arrays.append((kind[2], data.column(source).combine_chunks()))
+    return names, arrays
+
+
 def _encode_batch(columns: Sequence[tuple[str, pa.Array]], rows: int) -> memoryview:
     count = _fixed(np.tile(np.array([len(columns)], ">i2").view(np.uint8), (rows, 1)))
     fields = [count, *(ENCODERS[kind](arr) for kind, arr in columns)]
@@ -141,6 +159,11 @@ def encode(columns: Sequence[tuple[str, pa.Array]], rows: int) -> Iterator[bytes
         batch = [(kind, arr.slice(lo, n)) for kind, arr in columns]
         yield _encode_batch(batch, n)
     yield TRAILER
+
+
+def utc(value: datetime) -> datetime:
+    """A query parameter in UTC (a naive datetime is taken as UTC, as everywhere in FStore)."""
+    return from_micros(micros(value))  # type: ignore[return-value]
 
 
 # -- fetched rows to Arrow --------------------------------------------------------------------

@@ -26,7 +26,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fstore.backends.offline.postgres_migrations import migrate
 from fstore.errors import ConfigurationError, StoreUnavailableError
@@ -51,7 +51,8 @@ def mask_url(url: str) -> str:
             user = user.split(":", 1)[0] + ":***"
         netloc = f"{user}@{host}"
     query = [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="*/:"), parts.fragment))
+    tail = f"?{urlencode(query, safe='*/:')}" if query else ""
+    return f"{parts.scheme}://{netloc}{parts.path}{tail}"
 
 
 class Database:
@@ -76,7 +77,7 @@ class Database:
         except ValueError as exc:
             raise ConfigurationError(f"bad option in {self.masked_url}: {exc}") from exc
         options.setdefault("application_name", "fstore")
-        self._conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(options), ""))
+        self._conninfo = f"postgresql://{parts.netloc}{parts.path}?{urlencode(options)}"
         self._pool: AsyncConnectionPool | None = None
         self._lock = asyncio.Lock()
 
