@@ -24,6 +24,17 @@ class Kind(StrEnum):
     HISTORY = "history"
 
 
+# How errors name a document of each kind ("feature 'x' already exists").
+KIND_NOUNS = {
+    Kind.ENTITIES: "entity",
+    Kind.FEATURES: "feature",
+    Kind.GROUPS: "feature group",
+    Kind.VERSIONS: "feature version",
+    Kind.TRANSFORMERS: "transformer",
+    Kind.HISTORY: "history record",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Put:
     """Insert or replace ``doc`` at ``(kind, key)``.

@@ -61,7 +61,7 @@ from pymongo.errors import (
     PyMongoError,
 )
 
-from fstore.backends.metadata.base import Delete, Kind, Put, Write
+from fstore.backends.metadata.base import KIND_NOUNS, Delete, Kind, Put, Write
 from fstore.errors import AlreadyExistsError, ConfigurationError, NotFoundError, StoreUnavailableError
 
 log = logging.getLogger(__name__)
@@ -89,14 +89,6 @@ GENERATION_READ_SECONDS = 1.0  # the bound on generation()'s own read (when the 
 FAILURE_SECONDS = 5.0  # how long generation() trusts a connection failure the watcher saw
 _TRANSACTIONS_UNSUPPORTED = 20  # IllegalOperation: "Transaction numbers are only allowed on a replica set…"
 
-_NOUN = {
-    Kind.ENTITIES: "entity",
-    Kind.FEATURES: "feature",
-    Kind.GROUPS: "feature group",
-    Kind.VERSIONS: "feature version",
-    Kind.TRANSFORMERS: "transformer",
-    Kind.HISTORY: "history record",
-}
 _SECRET_PARAMS = ("password", "secret", "token")
 
 
@@ -314,7 +306,7 @@ class MongoMetadataStore:
                         await coll.insert_one(record, session=session)
                     except DuplicateKeyError as exc:
                         raise AlreadyExistsError(
-                            f"{_NOUN[kind]} {op.key!r} already exists", kind=kind.value, key=op.key
+                            f"{KIND_NOUNS[kind]} {op.key!r} already exists", kind=kind.value, key=op.key
                         ) from exc
                 else:
                     try:
@@ -325,7 +317,7 @@ class MongoMetadataStore:
                 result = await coll.delete_one({"_id": op.key}, session=session)
                 if op.must_exist and result.deleted_count == 0:
                     raise NotFoundError(
-                        f"{_NOUN[kind]} {op.key!r} does not exist", kind=kind.value, key=op.key
+                        f"{KIND_NOUNS[kind]} {op.key!r} does not exist", kind=kind.value, key=op.key
                     )
 
     # -- generation ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from fstore.backends.metadata.base import Delete, Kind, Put, Write
+from fstore.backends.metadata.base import KIND_NOUNS, Delete, Kind, Put, Write
 from fstore.backends.sqlite_common import (
     connect,
     migrate,
@@ -51,14 +51,6 @@ _UPSERT = {
     for k in Kind
 }
 _DELETE = {k: f'DELETE FROM "{k}" WHERE key = ?' for k in Kind}
-_NOUN = {
-    Kind.ENTITIES: "entity",
-    Kind.FEATURES: "feature",
-    Kind.GROUPS: "feature group",
-    Kind.VERSIONS: "feature version",
-    Kind.TRANSFORMERS: "transformer",
-    Kind.HISTORY: "history record",
-}
 
 
 class SQLiteMetadataStore:
@@ -129,7 +121,7 @@ class SQLiteMetadataStore:
                     if op.create_only:
                         if conn.execute(_INSERT[kind], (op.key, op.ref, doc)).rowcount == 0:
                             raise AlreadyExistsError(
-                                f"{_NOUN[kind]} {op.key!r} already exists", kind=kind.value, key=op.key
+                                f"{KIND_NOUNS[kind]} {op.key!r} already exists", kind=kind.value, key=op.key
                             )
                     else:
                         conn.execute(_UPSERT[kind], (op.key, op.ref, doc))
@@ -137,7 +129,7 @@ class SQLiteMetadataStore:
                     deleted = conn.execute(_DELETE[kind], (op.key,)).rowcount
                     if op.must_exist and deleted == 0:
                         raise NotFoundError(
-                            f"{_NOUN[kind]} {op.key!r} does not exist", kind=kind.value, key=op.key
+                            f"{KIND_NOUNS[kind]} {op.key!r} does not exist", kind=kind.value, key=op.key
                         )
                 else:
                     raise TypeError(f"not a metadata write: {op!r}")

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from fstore.errors import ValidationError
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -39,6 +41,26 @@ class PitRequest:
     join_key: str
     output: str
     ttl_seconds: int | None = None
+
+
+def validate_pit(entity_rows: pa.Table, timestamp_column: str, requests: Sequence[PitRequest]) -> None:
+    """The checks every backend's ``point_in_time`` starts with."""
+    import pyarrow as pa
+
+    if not isinstance(entity_rows, pa.Table):
+        raise ValidationError("entity rows must be an Arrow table")
+    names = set(entity_rows.column_names)
+    if timestamp_column not in names:
+        raise ValidationError(f"the entity rows have no timestamp column {timestamp_column!r}")
+    outputs: set[str] = set()
+    for req in requests:
+        if req.join_key not in names:
+            raise ValidationError(f"the entity rows have no join key column {req.join_key!r}")
+        if req.output in names or req.output in outputs:
+            raise ValidationError(f"output column {req.output!r} would appear twice")
+        if req.ttl_seconds is not None and req.ttl_seconds < 0:
+            raise ValidationError("ttl_seconds must not be negative")
+        outputs.add(req.output)
 
 
 @runtime_checkable

@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from fstore.backends import url_path
 from fstore.backends.offline import duckdb_sql as sql
-from fstore.backends.offline.base import HISTORY_COLUMNS, LATEST_COLUMNS, PitRequest
+from fstore.backends.offline.base import HISTORY_COLUMNS, LATEST_COLUMNS, PitRequest, validate_pit
 from fstore.backends.offline.pit import PIT_THREADS, point_in_time_join
 from fstore.backends.offline.scan import decode, entity_codes, load
 from fstore.backends.offline.schema import from_micros, normalise
@@ -239,21 +239,9 @@ class DuckDBOfflineStore:
     async def point_in_time(
         self, entity_rows: pa.Table, timestamp_column: str, requests: Sequence[PitRequest]
     ) -> pa.Table:
-        if not isinstance(entity_rows, pa.Table):
-            raise ValidationError("entity rows must be an Arrow table")
-        names = set(entity_rows.column_names)
-        if timestamp_column not in names:
-            raise ValidationError(f"the entity rows have no timestamp column {timestamp_column!r}")
-        outputs: set[str] = set()
+        validate_pit(entity_rows, timestamp_column, requests)
         for req in requests:
             self._dir(req.feature_id)
-            if req.join_key not in names:
-                raise ValidationError(f"the entity rows have no join key column {req.join_key!r}")
-            if req.output in names or req.output in outputs:
-                raise ValidationError(f"output column {req.output!r} would appear twice")
-            if req.ttl_seconds is not None and req.ttl_seconds < 0:
-                raise ValidationError("ttl_seconds must not be negative")
-            outputs.add(req.output)
         return await asyncio.to_thread(
             point_in_time_join, entity_rows, timestamp_column, requests, self._segments, self._pool
         )

@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from fstore.backends.offline import postgres_audit as audit
 from fstore.backends.offline import postgres_sql as sql
-from fstore.backends.offline.base import LATEST_COLUMNS, PitRequest
+from fstore.backends.offline.base import LATEST_COLUMNS, PitRequest, validate_pit
 from fstore.backends.offline.postgres_arrow import (
     PG_EPOCH_US,
     PitRows,
@@ -41,7 +41,6 @@ from fstore.backends.offline.postgres_arrow import (
     timestamps,
     unified,
     utc,
-    validate_pit,
 )
 from fstore.backends.offline.postgres_connection import STORE, Database
 from fstore.backends.offline.schema import from_micros, history_schema, normalise

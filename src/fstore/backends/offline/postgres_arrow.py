@@ -196,23 +196,6 @@ def unified(
 # -- entity rows of a point-in-time join ------------------------------------------------------
 
 
-def validate_pit(entity_rows: pa.Table, timestamp_column: str, requests: Sequence[PitRequest]) -> None:
-    if not isinstance(entity_rows, pa.Table):
-        raise ValidationError("entity rows must be an Arrow table")
-    names = set(entity_rows.column_names)
-    if timestamp_column not in names:
-        raise ValidationError(f"the entity rows have no timestamp column {timestamp_column!r}")
-    outputs: set[str] = set()
-    for req in requests:
-        if req.join_key not in names:
-            raise ValidationError(f"the entity rows have no join key column {req.join_key!r}")
-        if req.output in names or req.output in outputs:
-            raise ValidationError(f"output column {req.output!r} would appear twice")
-        if req.ttl_seconds is not None and req.ttl_seconds < 0:
-            raise ValidationError("ttl_seconds must not be negative")
-        outputs.add(req.output)
-
-
 @dataclass(frozen=True, slots=True)
 class PitRows:
     """The entity rows to copy into the temporary table: those with a time and a key,

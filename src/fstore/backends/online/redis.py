@@ -70,6 +70,7 @@ from redis.exceptions import NoScriptError, RedisClusterException, RedisError, R
 
 from fstore.backends import mask_url
 from fstore.backends.online.base import OnlineRecord, OnlineWrite
+from fstore.backends.online.encoding import ORJSON_OPTIONS, to_plain
 from fstore.backends.online.redis_scripts import (
     READ_NODE,
     READ_NODE_SHA,
@@ -100,22 +101,8 @@ _TRUE = ("1", "true", "yes", "on")
 _FAILURES = (RedisError, RedisClusterException, OSError)
 
 
-def _default(obj: Any) -> Any:
-    """orjson fallback for what ``OPT_SERIALIZE_NUMPY`` does not cover."""
-    item = getattr(obj, "item", None)  # numpy scalars of odd dtypes
-    if item is not None and getattr(obj, "shape", None) == ():
-        return item()
-    tolist = getattr(obj, "tolist", None)  # arrays that are not C-contiguous, Arrow arrays
-    if tolist is not None:
-        return tolist()
-    raise TypeError(f"cannot store a value of type {type(obj).__name__} online")
-
-
-_OPTS = orjson.OPT_SERIALIZE_NUMPY
-
-
 def _dumps(obj: Any) -> bytes:
-    return orjson.dumps(obj, default=_default, option=_OPTS)
+    return orjson.dumps(obj, default=to_plain, option=ORJSON_OPTIONS)
 
 
 _FAST_PACK = frozenset({"MGET", "EVALSHA"}) if _hiredis_pack is not None else frozenset()

@@ -35,6 +35,7 @@ from typing import Any
 import orjson
 
 from fstore.backends.online.base import OnlineRecord, OnlineWrite
+from fstore.backends.online.encoding import ORJSON_OPTIONS, to_plain
 from fstore.backends.sqlite_common import (
     connect,
     migrate,
@@ -76,18 +77,6 @@ def _schema_v1(conn: sqlite3.Connection) -> None:
 MIGRATIONS = [_schema_v1]
 
 
-def _default(obj: Any) -> Any:
-    """orjson fallback for what ``OPT_SERIALIZE_NUMPY`` does not cover."""
-    item = getattr(obj, "item", None)  # numpy scalars of odd dtypes
-    if item is not None and getattr(obj, "shape", None) == ():
-        return item()
-    tolist = getattr(obj, "tolist", None)  # arrays that are not C-contiguous, Arrow arrays
-    if tolist is not None:
-        return tolist()
-    raise TypeError(f"cannot store a value of type {type(obj).__name__} online")
-
-
-_OPTS = orjson.OPT_SERIALIZE_NUMPY
 # Writes of at least this many values run with the cyclic GC paused: building tens of
 # thousands of short-lived records otherwise triggers collections that cost more than the
 # write itself. The records are freed by reference counting when the write returns.
@@ -107,7 +96,7 @@ def _gc_paused(pause: bool) -> Iterator[None]:
 
 
 def _dumps(doc: dict[str, Any]) -> bytes:
-    return orjson.dumps(doc, default=_default, option=_OPTS)
+    return orjson.dumps(doc, default=to_plain, option=ORJSON_OPTIONS)
 
 
 def _records(w: OnlineWrite) -> Iterator[tuple[Any, ...]]:
@@ -205,7 +194,7 @@ class SQLiteOnlineStore:
             if self._json_each:
                 # One statement for any number of ids; the key is built in SQL. The LEFT JOIN
                 # keeps json_each as the outer loop: one row per id, in the order given.
-                ids = orjson.dumps(entity_ids, default=_default, option=_OPTS)
+                ids = orjson.dumps(entity_ids, default=to_plain, option=ORJSON_OPTIONS)
                 docs = [doc for (doc,) in conn.execute(_READ_IDS, (ids, f"{entity}:")).fetchall()]
             else:
                 docs = self._docs(conn, [f"{entity}:{eid}" for eid in entity_ids])
