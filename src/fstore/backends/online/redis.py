@@ -53,8 +53,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Iterator, Sequence
-from itertools import islice
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -70,165 +69,43 @@ from redis.exceptions import NoScriptError, RedisClusterException, RedisError, R
 
 from fstore.backends import mask_url
 from fstore.backends.online.base import OnlineRecord, OnlineWrite
-from fstore.backends.online.encoding import ORJSON_OPTIONS, to_plain
 from fstore.backends.online.redis_scripts import (
     READ_NODE,
     READ_NODE_SHA,
     WRITE,
     WRITE_NODE,
     WRITE_NODE_SHA,
-    WRITE_SHA,
+)
+from fstore.backends.online.redis_wire import (
+    SCRIPT_KEYS,
+    FastConnection,
+    FastSSLConnection,
+    by_slot,
+    chunks,
+    dumps,
+    fast_cluster,
+    glob_escape,
+    ints,
+    raise_first,
+    rounds,
+    rounds_of,
+    slot_calls,
+    strs,
+    utf8,
 )
 from fstore.errors import ConfigurationError, StoreUnavailableError
-
-try:  # redis[hiredis]: hiredis packs commands in C
-    from hiredis import pack_command as _hiredis_pack
-except ImportError:  # pragma: no cover - redis-py packs them in Python
-    _hiredis_pack = None
 
 STORE = "redis online"
 DEFAULT_TIMEOUT_S = 2.0
 MAX_CONNECTIONS = 64  # per client (URL option max_connections); more callers wait for one
 POOL_TIMEOUT_S = 5.0  # how long a caller waits for a free connection (URL option timeout)
-SCRIPT_KEYS = 1_000  # keys per write script call (a server runs one script at a time)
 READ_KEYS = 10_000  # keys per MGET (single server) or read script call (cluster)
-PIPELINE_KEYS = 20_000  # keys per pipeline round trip of a write
 SCAN_COUNT = 1_000
 UNLINK_KEYS = 500
 _TRUE = ("1", "true", "yes", "on")
 # What "Redis cannot answer" looks like: redis-py errors (connection, timeout, refused
 # command), cluster errors (no reachable node, slot not covered) and socket errors.
 _FAILURES = (RedisError, RedisClusterException, OSError)
-
-
-def _dumps(obj: Any) -> bytes:
-    return orjson.dumps(obj, default=to_plain, option=ORJSON_OPTIONS)
-
-
-_FAST_PACK = frozenset({"MGET", "EVALSHA"}) if _hiredis_pack is not None else frozenset()
-
-
-class _FastPacking:
-    """Packs the commands that carry hundreds of keys (``MGET``, ``EVALSHA``) with hiredis
-    (C) instead of redis-py's Python loop: 600 keys cost ~0.3 ms in Python, ~35 µs in C.
-    Their arguments are str, bytes and int, which both encode the same way (str as UTF-8:
-    used only with redis-py's default encoding)."""
-
-    def pack_command(self, *args: Any) -> list[bytes]:
-        if args[0] in _FAST_PACK:
-            return [_hiredis_pack(args)]  # type: ignore[misc]
-        return super().pack_command(*args)  # type: ignore[misc]
-
-
-class _FastConnection(_FastPacking, Connection):
-    pass
-
-
-class _FastSSLConnection(_FastPacking, SSLConnection):
-    pass
-
-
-def _fast_cluster(client: RedisCluster) -> RedisCluster:
-    """Give the cluster client's connections hiredis packing too. ``RedisCluster`` takes no
-    connection class, so it is swapped in its connection settings (nodes found later are
-    made from them) and on the nodes made already; if redis-py changes these internals,
-    the client keeps its own class (slower packing, same behaviour)."""
-    kwargs = getattr(client, "connection_kwargs", None)
-    if not isinstance(kwargs, dict) or kwargs.get("connection_class") not in (Connection, SSLConnection):
-        return client
-    if not _utf8(kwargs.get("encoding")):
-        return client
-    fast = _FastSSLConnection if kwargs["connection_class"] is SSLConnection else _FastConnection
-    kwargs["connection_class"] = fast
-    nodes = getattr(getattr(client, "nodes_manager", None), "startup_nodes", {})
-    for node in nodes.values():
-        if getattr(node, "connection_class", None) in (Connection, SSLConnection):
-            node.connection_class = fast
-    return client
-
-
-def _utf8(encoding: str | None) -> bool:
-    return encoding is None or encoding.lower().replace("-", "").replace("_", "") == "utf8"
-
-
-def _glob_escape(text: str) -> str:
-    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
-
-
-def _ints(values: Any) -> list[int]:
-    """Event times as Python ints (the record's first element must print as an integer)."""
-    tolist = getattr(values, "tolist", None)
-    ts = tolist() if tolist is not None else list(values)
-    if all(type(t) is int for t in ts):
-        return ts
-    return [int(t) for t in ts]
-
-
-def _strs(ids: Sequence[Any]) -> list[str]:
-    return [e if type(e) is str else str(e) for e in ids]
-
-
-def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
-    it = iter(items)
-    while chunk := list(islice(it, size)):
-        yield chunk
-
-
-def _raise_first(results: list[Any]) -> list[Any]:
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return results
-
-
-def _by_slot(keys: list[str], records: list[bytes]) -> list[tuple[list[str], list[bytes]]]:
-    """``(keys, records)`` grouped by hash slot (the keys of one cluster script call)."""
-    groups: dict[int, tuple[list[str], list[bytes]]] = {}
-    for key, record in zip(keys, records, strict=True):
-        slot_keys, slot_records = groups.setdefault(key_slot(key.encode()), ([], []))
-        slot_keys.append(key)
-        slot_records.append(record)
-    return list(groups.values())
-
-
-def _slot_calls(ttl: int, groups: list[tuple[list[str], list[bytes]]]) -> list[tuple[Any, ...]]:
-    """``EVALSHA`` calls of the write script, at most ``SCRIPT_KEYS`` keys each."""
-    calls: list[tuple[Any, ...]] = []
-    for keys, records in groups:
-        for start in range(0, len(keys), SCRIPT_KEYS):
-            ks = keys[start : start + SCRIPT_KEYS]
-            calls.append(("EVALSHA", WRITE_SHA, len(ks), *ks, ttl, *records[start : start + SCRIPT_KEYS]))
-    return calls
-
-
-def _round_sizes(calls: list[tuple[Any, ...]]) -> list[int]:
-    """How many calls go in each pipeline round trip (about ``PIPELINE_KEYS`` keys each)."""
-    sizes: list[int] = []
-    count = keys = 0
-    for call in calls:
-        count += 1
-        keys += len(call) // 2
-        if keys >= PIPELINE_KEYS:
-            sizes.append(count)
-            count = keys = 0
-    if count:
-        sizes.append(count)
-    return sizes
-
-
-def _rounds(calls: list[Any]) -> Iterator[list[Any]]:
-    start = 0
-    for size in _round_sizes(calls):
-        yield calls[start : start + size]
-        start += size
-
-
-def _rounds_of(items: list[Any], calls: list[tuple[Any, ...]]) -> Iterator[list[Any]]:
-    """``items`` (one per call) cut like ``_rounds(calls)``."""
-    start = 0
-    for size in _round_sizes(calls):
-        yield items[start : start + size]
-        start += size
 
 
 class RedisOnlineStore:
@@ -292,11 +169,11 @@ class RedisOnlineStore:
             if self.cluster:
                 # headroom over the gate for redis-py's own topology refreshes
                 options["max_connections"] = self._max_connections + 16
-                return _fast_cluster(RedisCluster.from_url(self._client_url, **options))
+                return fast_cluster(RedisCluster.from_url(self._client_url, **options))
             url_options = parse_url(self._client_url)
             tls = url_options.pop("connection_class", None) is SSLConnection  # rediss://
-            if _utf8(url_options.get("encoding")):
-                connection_class: type[Connection] = _FastSSLConnection if tls else _FastConnection
+            if utf8(url_options.get("encoding")):
+                connection_class: type[Connection] = FastSSLConnection if tls else FastConnection
             else:
                 connection_class = SSLConnection if tls else Connection
             # A blocking pool: a burst of callers beyond MAX_CONNECTIONS waits for a free
@@ -404,7 +281,7 @@ class RedisOnlineStore:
             return [[] for _ in entity_ids]
         values = self._values
         prefixes = [f"{values}{fid}:" for fid in feature_ids]
-        keys = [p + eid for eid in _strs(entity_ids) for p in prefixes]
+        keys = [p + eid for eid in strs(entity_ids) for p in prefixes]
         try:
             if self.cluster:
                 async with self._gate:
@@ -412,8 +289,8 @@ class RedisOnlineStore:
             elif len(keys) <= READ_KEYS:
                 raws = await client.execute_command("MGET", *keys)
             else:
-                calls = [("MGET", *chunk) for chunk in _chunks(keys, READ_KEYS)]
-                raws = [raw for part in _raise_first(await self._pipeline(client, calls)) for raw in part]
+                calls = [("MGET", *chunk) for chunk in chunks(keys, READ_KEYS)]
+                raws = [raw for part in raise_first(await self._pipeline(client, calls)) for raw in part]
         except _FAILURES as exc:
             raise self._unavailable(exc) from exc
         loads = orjson.loads
@@ -431,7 +308,7 @@ class RedisOnlineStore:
         calls: list[tuple[Any, ...]] = []
         parts: list[list[int]] = []
         for positions in self._nodes(client, keys).values():
-            for chunk in _chunks(positions, READ_KEYS):
+            for chunk in chunks(positions, READ_KEYS):
                 ks = [keys[i] for i in chunk]
                 calls.append(("EVALSHA", READ_NODE_SHA, 1, ks[0], *ks))
                 parts.append(chunk)
@@ -459,10 +336,10 @@ class RedisOnlineStore:
         simple = len(set(fids)) == len(fids)
         columns = []
         for w in writes:
-            ids = _strs(w.entity_ids)
+            ids = strs(w.entity_ids)
             if len(set(ids)) != len(ids):
                 simple = False
-            columns.append((w, ids, _ints(w.event_ts)))
+            columns.append((w, ids, ints(w.event_ts)))
         groups: dict[int, tuple[list[str], list[bytes]]] = {}
         if simple:
             for w, ids, ts in columns:
@@ -471,7 +348,7 @@ class RedisOnlineStore:
                 keys.extend([prefix + eid for eid in ids])
                 version = w.version
                 records.extend(
-                    [_dumps((t, v, x, version)) for t, v, x in zip(ts, w.values, w.transformed, strict=True)]
+                    [dumps((t, v, x, version)) for t, v, x in zip(ts, w.values, w.transformed, strict=True)]
                 )
             return groups
         newest: dict[str, tuple[int, Any, Any, str | None, int]] = {}
@@ -486,7 +363,7 @@ class RedisOnlineStore:
         for key, (t, v, x, version, ttl) in newest.items():
             keys, records = groups.setdefault(ttl, ([], []))
             keys.append(key)
-            records.append(_dumps((t, v, x, version)))
+            records.append(dumps((t, v, x, version)))
         return groups
 
     async def write(self, entity: str, writes: Sequence[OnlineWrite]) -> int:
@@ -499,11 +376,11 @@ class RedisOnlineStore:
             async with self._gate:
                 for ttl, (keys, records) in groups.items():
                     if not self.cluster:
-                        applied += await self._write_calls(client, _slot_calls(ttl, [(keys, records)]))
+                        applied += await self._write_calls(client, slot_calls(ttl, [(keys, records)]))
                     elif self._node_scripts:
                         applied += await self._write_by_node(client, ttl, keys, records)
                     else:
-                        calls = _slot_calls(ttl, _by_slot(keys, records))
+                        calls = slot_calls(ttl, by_slot(keys, records))
                         applied += await self._write_calls(client, calls)
         except _FAILURES as exc:
             raise self._unavailable(exc) from exc
@@ -518,8 +395,8 @@ class RedisOnlineStore:
                 await self._load_scripts(client)
                 return int(await client.execute_command(*calls[0]))
         applied = 0
-        for batch in _rounds(calls):
-            applied += sum(int(r) for r in _raise_first(await self._pipeline(client, batch)))
+        for batch in rounds(calls):
+            applied += sum(int(r) for r in raise_first(await self._pipeline(client, batch)))
         return applied
 
     async def _write_by_node(self, client: Any, ttl: int, keys: list[str], records: list[bytes]) -> int:
@@ -529,13 +406,13 @@ class RedisOnlineStore:
         calls: list[tuple[Any, ...]] = []
         parts: list[list[int]] = []
         for positions in self._nodes(client, keys).values():
-            for chunk in _chunks(positions, SCRIPT_KEYS):
+            for chunk in chunks(positions, SCRIPT_KEYS):
                 ks = [keys[i] for i in chunk]
                 calls.append(("EVALSHA", WRITE_NODE_SHA, 1, ks[0], ttl, *ks, *[records[i] for i in chunk]))
                 parts.append(chunk)
         applied = 0
         retry: list[int] = []
-        for batch_parts, batch in zip(_rounds_of(parts, calls), _rounds(calls), strict=True):
+        for batch_parts, batch in zip(rounds_of(parts, calls), rounds(calls), strict=True):
             for chunk, result in zip(batch_parts, await self._pipeline(client, batch), strict=True):
                 if isinstance(result, ResponseError):
                     retry.extend(chunk)
@@ -544,8 +421,8 @@ class RedisOnlineStore:
                 else:
                     applied += int(result)
         if retry:
-            slot_groups = _by_slot([keys[i] for i in retry], [records[i] for i in retry])
-            applied += await self._write_calls(client, _slot_calls(ttl, slot_groups))
+            slot_groups = by_slot([keys[i] for i in retry], [records[i] for i in retry])
+            applied += await self._write_calls(client, slot_calls(ttl, slot_groups))
         return applied
 
     async def _unlink_matching(self, client: Any, pattern: str) -> int:
@@ -576,8 +453,8 @@ class RedisOnlineStore:
         client = self._client
         if client is None:
             raise self._not_open()
-        prefix = _glob_escape(self.prefix)
-        fid = _glob_escape(feature_id)
+        prefix = glob_escape(self.prefix)
+        fid = glob_escape(feature_id)
         try:
             async with self._gate:
                 await self._unlink_matching(client, f"{prefix}feature_value:{fid}:*")
@@ -597,7 +474,7 @@ class RedisOnlineStore:
             raise ConfigurationError(f"the {STORE} store URL has no prefix: refusing to delete every key")
         try:
             async with self._gate:
-                return await self._unlink_matching(client, f"{_glob_escape(self.prefix)}*")
+                return await self._unlink_matching(client, f"{glob_escape(self.prefix)}*")
         except _FAILURES as exc:
             raise self._unavailable(exc) from exc
 
@@ -618,7 +495,7 @@ class RedisOnlineStore:
         client = self._client
         if client is None:
             raise self._not_open()
-        data = _dumps(doc)
+        data = dumps(doc)
         try:
             async with self._gate:
                 await client.execute_command("SET", key, data)
