@@ -1,0 +1,67 @@
+"""RFC 9457 problem details (``application/problem+json``) for every error a user can cause."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from fstore.errors import FStoreError
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, type_: str = "about:blank", **extra: Any) -> JSONResponse:
+    body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(jsonable_encoder(body), status_code=status, media_type=PROBLEM_JSON)
+
+
+def _type_of(exc: Exception) -> str:
+    return f"urn:fstore:error:{type(exc).__name__}"
+
+
+async def fstore_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, FStoreError)
+    reserved = {"type", "title", "status", "detail"}
+    details = {k: v for k, v in exc.details.items() if k not in reserved}
+    return problem(exc.http_status, exc.title, exc.message, _type_of(exc), **details)
+
+
+def _errors(errors: Any) -> list[dict[str, Any]]:
+    return [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors
+    ]
+
+
+async def request_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = _errors(exc.errors())
+    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(p) for p in first["loc"])
+    return problem(
+        422,
+        "Invalid request",
+        f"{where}: {first['msg']}",
+        "urn:fstore:error:RequestValidationError",
+        errors=errors,
+    )
+
+
+async def model_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """A domain model refused the input (e.g. a feature definition that is inconsistent)."""
+    assert isinstance(exc, pydantic.ValidationError)
+    errors = _errors(exc.errors())
+    first = errors[0] if errors else {"loc": [], "msg": "invalid input"}
+    where = ".".join(str(p) for p in first["loc"])
+    detail = f"{where}: {first['msg']}" if where else str(first["msg"])
+    return problem(422, "Invalid input", detail, "urn:fstore:error:ValidationError", errors=errors)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(FStoreError, fstore_error)
+    app.add_exception_handler(RequestValidationError, request_validation_error)
+    app.add_exception_handler(pydantic.ValidationError, model_validation_error)

@@ -1,0 +1,29 @@
+"""One router per resource."""
+
+from fastapi import APIRouter
+
+from fstore.api.routes import (
+    entities,
+    features,
+    groups,
+    health,
+    history,
+    lineage,
+    stats,
+    values,
+    vectors,
+    versions,
+)
+
+ROUTERS: list[APIRouter] = [
+    health.router,
+    entities.router,
+    features.router,
+    groups.router,
+    versions.router,
+    values.router,
+    vectors.router,
+    stats.router,
+    lineage.router,
+    history.router,
+]

@@ -1,0 +1,129 @@
+"""Features: create, list (filtered, paginated), read, update (a new version), delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from fstore.api.deps import Store
+from fstore.enums import FeatureType, TransformerKind, ValueType
+from fstore.models import Feature, FeatureVersion
+
+router = APIRouter(prefix="/api/v1/features", tags=["features"])
+
+
+class TransformerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"kind": "standard_scaler"}]})
+
+    kind: TransformerKind
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class FeatureIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "age",
+                    "entity": "customer",
+                    "type": "numerical",
+                    "tags": ["demographics"],
+                    "transformer": {"kind": "standard_scaler", "params": {}},
+                }
+            ]
+        },
+    )
+
+    name: str
+    entity: str
+    type: FeatureType = FeatureType.NUMERICAL
+    dtype: ValueType | None = None
+    description: str = ""
+    group: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    owner: str = ""
+    nullable: bool = False
+    ttl_seconds: int | None = Field(default=None, gt=0)
+    dependencies: list[str] = Field(default_factory=list)
+    transformer: TransformerIn | None = None
+    version: str | None = None
+    reason: str = ""
+
+
+class FeatureUpdate(BaseModel):
+    """Fields to change; ``transformer`` absent keeps the current one, ``null`` removes it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"description": "age in years", "reason": "clarify"}]},
+    )
+
+    description: str | None = None
+    type: FeatureType | None = None
+    dtype: ValueType | None = None
+    group: str | None = None
+    tags: list[str] | None = None
+    metadata: dict[str, Any] | None = None
+    owner: str | None = None
+    nullable: bool | None = None
+    ttl_seconds: int | None = Field(default=None, gt=0)
+    dependencies: list[str] | None = None
+    transformer: TransformerIn | None = None
+    version: str | None = None
+    reason: str = ""
+
+
+class FeaturePage(BaseModel):
+    items: list[Feature]
+    total: int
+    limit: int
+    offset: int
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=Feature)
+async def create_feature(body: FeatureIn, store: Store) -> Feature:
+    definition = body.model_dump(exclude={"transformer", "version", "reason"})
+    transformer = body.transformer.model_dump() if body.transformer else None
+    return await store.create_feature(definition, transformer, version=body.version, reason=body.reason)
+
+
+@router.get("", response_model=FeaturePage)
+async def list_features(
+    store: Store,
+    group: str | None = None,
+    entity: str | None = None,
+    tag: str | None = None,
+    type: FeatureType | None = None,
+    q: Annotated[str | None, Query(description="Part of the feature name")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> FeaturePage:
+    found = await store.list_features(group=group, entity=entity, tag=tag, type=type, name_contains=q)
+    found.sort(key=lambda f: f.name)
+    return FeaturePage(items=found[offset : offset + limit], total=len(found), limit=limit, offset=offset)
+
+
+@router.get("/{name}", response_model=Feature)
+async def get_feature(name: str, store: Store) -> Feature:
+    return await store.get_feature(name)
+
+
+@router.patch("/{name}", response_model=FeatureVersion)
+async def update_feature(name: str, body: FeatureUpdate, store: Store) -> FeatureVersion:
+    changes = body.model_dump(exclude_unset=True, exclude={"transformer", "version", "reason"})
+    transformer: Any = "keep"
+    if "transformer" in body.model_fields_set:
+        transformer = body.transformer.model_dump() if body.transformer else None
+    result: FeatureVersion = await store.update_feature(
+        name, changes, transformer=transformer, version=body.version, reason=body.reason, new_version=True
+    )
+    return result
+
+
+@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_feature(name: str, store: Store, force: bool = False) -> None:
+    await store.delete_feature(name, force=force)

@@ -1,0 +1,78 @@
+"""Feature values: write one or a batch, read the latest, read the history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, status
+from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel, ConfigDict, Field
+
+from fstore.api.deps import Store
+from fstore.errors import NotFoundError
+from fstore.models import FeatureValue
+
+router = APIRouter(prefix="/api/v1/features/{name}/values", tags=["values"])
+
+
+class ValueIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"entity_id": "c1", "value": 42, "event_timestamp": "2026-01-01T00:00:00Z"}]
+        },
+    )
+
+    entity_id: str | int
+    value: Any = None
+    event_timestamp: datetime | None = None
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"values": [{"entity_id": "c1", "value": 42}, {"entity_id": "c2", "value": 7}]}]
+        },
+    )
+
+    values: list[ValueIn] = Field(min_length=1)
+
+
+class Stored(BaseModel):
+    stored: int
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=Stored)
+async def store_value(name: str, body: ValueIn, store: Store) -> Stored:
+    n = await store.store_feature_value(name, body.entity_id, body.value, body.event_timestamp)
+    return Stored(stored=n)
+
+
+@router.post("/batch", status_code=status.HTTP_201_CREATED, response_model=Stored)
+async def store_values(name: str, body: BatchIn, store: Store) -> Stored:
+    n = await store.store_feature_values(name, [v.model_dump() for v in body.values])
+    return Stored(stored=n)
+
+
+@router.get("", summary="The stored history of raw and transformed values")
+async def history(
+    name: str,
+    store: Store,
+    entity_id: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+) -> list[dict[str, Any]]:
+    table = await store.get_feature_history(name, entity_id, start=start, end=end, limit=limit)
+    rows: list[dict[str, Any]] = jsonable_encoder(table.to_pylist())
+    return rows
+
+
+@router.get("/{entity_id}", response_model=FeatureValue)
+async def latest(name: str, entity_id: str, store: Store) -> FeatureValue:
+    found = await store.get_feature_value(name, entity_id)
+    if found is None:
+        raise NotFoundError(f"feature {name!r} has no value for entity {entity_id!r}", feature=name)
+    return found
