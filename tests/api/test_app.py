@@ -91,3 +91,15 @@ async def test_app_owns_the_store_it_creates(tmp_path: Path) -> None:
             assert r.status_code == 201
         assert store._opened
     assert not store._opened
+
+
+async def test_metrics_count_requests_and_online_misses(client: httpx.AsyncClient) -> None:
+    await client.post("/api/v1/features", json={"name": "amount", "entity": "customer"})
+    await client.post("/api/v1/online/features", json={"features": ["amount"], "entities": ["nobody"]})
+    await client.get("/api/v1/features/nope")
+    text = (await client.get("/metrics")).text
+    vector_route = 'method="POST",route="/api/v1/online/features",status="200"'
+    assert f"fstore_http_request_duration_seconds_count{{{vector_route}}} 1.0" in text
+    not_found = 'route="/api/v1/features/{name}",status="404"'
+    assert f"fstore_http_errors_total{{{not_found}}} 1.0" in text
+    assert "fstore_online_misses_total 1.0" in text

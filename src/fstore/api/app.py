@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 import fstore
 from fstore.api.errors import install_error_handlers
+from fstore.api.metrics import install_metrics
 from fstore.api.routes import ROUTERS
 from fstore.config import Settings
 from fstore.store import FeatureStore
@@ -41,6 +42,7 @@ def create_app(store: FeatureStore | None = None, settings: Settings | None = No
     )
     app.state.store = service
     install_error_handlers(app)
+    install_metrics(app, service)
     for router in ROUTERS:
         app.include_router(router)
     return app

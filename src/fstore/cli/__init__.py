@@ -82,6 +82,7 @@ app.command("lineage")(history.lineage)
 app.command("health")(system.health)
 app.command("doctor", help="Same as health: check every configured store.")(system.health)
 app.command("demo")(system.demo)
+app.command("serve")(system.serve)
 
 
 def main(argv: list[str] | None = None) -> None:

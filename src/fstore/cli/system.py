@@ -1,4 +1,4 @@
-"""``fstore health`` and ``fstore demo``."""
+"""``fstore health``, ``fstore demo`` and ``fstore serve``."""
 
 from __future__ import annotations
 
@@ -76,3 +76,16 @@ def demo(
             )
 
     emit(report.to_dict(), as_json, human)
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
+) -> None:
+    """Start the REST API on the configured stores (Swagger UI at /docs)."""
+    import uvicorn
+
+    from fstore.api import create_app
+    from fstore.cli.runner import settings
+
+    uvicorn.run(create_app(settings=settings()), host=host, port=port, log_level="info")
