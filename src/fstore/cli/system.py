@@ -82,10 +82,16 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
 ) -> None:
-    """Start the REST API on the configured stores (Swagger UI at /docs)."""
+    """Start the REST API on the configured stores (Swagger UI at /docs).
+
+    The API has no authentication yet (it comes with JWT/RBAC): keep it on localhost."""
     import uvicorn
 
     from fstore.api import create_app
     from fstore.cli.runner import settings
 
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        console(stderr=True).print(
+            f"[yellow]warning:[/] the API has no authentication yet and listens on {host}:{port}"
+        )
     uvicorn.run(create_app(settings=settings()), host=host, port=port, log_level="info")
