@@ -10,6 +10,7 @@ from fstore.api.routes import (
     history,
     lineage,
     stats,
+    training,
     values,
     vectors,
     versions,
@@ -24,6 +25,7 @@ ROUTERS: list[APIRouter] = [
     values.router,
     vectors.router,
     stats.router,
+    training.router,
     lineage.router,
     history.router,
 ]
