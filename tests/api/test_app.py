@@ -41,6 +41,8 @@ EXPECTED = {
     ("get", "/api/v1/features/{name}/dependencies"),
     ("get", "/api/v1/features/{name}/dependents"),
     ("get", "/api/v1/history"),
+    ("post", "/api/v1/training-sets"),
+    ("post", "/api/v1/features/{name}/transform"),
 }
 
 
