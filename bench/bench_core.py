@@ -83,7 +83,7 @@ async def build(home: Path, data: pd.DataFrame) -> dict[str, float]:
             await fs.create_feature(feature, transformer=spec)
         # fit on a sample so ingest transforms with a fitted transformer (the realistic path)
         for name in NAMES:
-            await fs.update_feature(name, transformer=_fitted(fs, name, data), new_version=True)
+            await fs.update_feature(name, transformer=fitted_transformer(fs, name, data), new_version=True)
         values = len(data) * len(NAMES)
         t = time.perf_counter()
         await fs.ingest(data)
@@ -93,7 +93,7 @@ async def build(home: Path, data: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-def _fitted(fs: FeatureStore, name: str, data: pd.DataFrame):  # type: ignore[no-untyped-def]
+def fitted_transformer(fs: FeatureStore, name: str, data: pd.DataFrame):  # type: ignore[no-untyped-def]
     from fstore.transformers import create_transformer
 
     spec = next(s for f, s in FEATURES if f.name == name)
@@ -199,6 +199,14 @@ def cli_help_s() -> float:
     return statistics.median(times)
 
 
+def print_table(rows: list[tuple[str, str, str]], heading: str = "measure") -> None:
+    """The benchmark result table: measure, result, target."""
+    width = max(len(r[0]) for r in rows)
+    print(f"{heading:<{width}}  {'result':>22}  target")
+    for name, value, target in rows:
+        print(f"{name:<{width}}  {value:>22}  {target}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -245,10 +253,7 @@ def main() -> None:
         ("StandardScaler.transform", f"{res['scaler_values_per_s'] / 1e6:,.1f} M values/s", ">= 10 M/s"),
         ("fstore --help", f"{res['cli_help_s']:.3f} s", "<= 0.5 s"),
     ]
-    width = max(len(r[0]) for r in table)
-    print(f"{'measure':<{width}}  {'result':>22}  target")
-    for name, value, target in table:
-        print(f"{name:<{width}}  {value:>22}  {target}")
+    print_table(table)
 
 
 if __name__ == "__main__":

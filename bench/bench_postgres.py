@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_core import FEATURES, NAMES, _fitted, entity_rows, history
+from bench_core import FEATURES, NAMES, entity_rows, fitted_transformer, history, print_table
 from fstore import FeatureStore
 from fstore.models import Entity
 
@@ -45,7 +45,7 @@ async def ingest(home: Path, url: str, entities: int, events: int) -> dict[str, 
         for feature, spec in FEATURES:
             await fs.create_feature(feature, transformer=spec)
         for name in NAMES:  # fitted transformers, so ingest transforms (the realistic path)
-            await fs.update_feature(name, transformer=_fitted(fs, name, data), new_version=True)
+            await fs.update_feature(name, transformer=fitted_transformer(fs, name, data), new_version=True)
         t = time.perf_counter()
         await fs.ingest(data)
         seconds = time.perf_counter() - t
@@ -126,10 +126,7 @@ def main() -> None:
         (f"materialize {entities:,} entities × 6 features", f"{res['materialize_s']:.3f} s", ""),
         (f"statistics of one feature ({entities * events:,} values)", f"{res['statistics_s']:.3f} s", ""),
     ]
-    width = max(len(r[0]) for r in table)
-    print(f"{'measure (median of 3)':<{width}}  {'result':>22}  target")
-    for name, value, target in table:
-        print(f"{name:<{width}}  {value:>22}  {target}")
+    print_table(table, "measure (median of 3)")
 
 
 if __name__ == "__main__":

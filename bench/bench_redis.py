@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_core import FEATURES, NAMES, _fitted, history, pct
+from bench_core import FEATURES, NAMES, fitted_transformer, history, pct, print_table
 from fstore import FeatureStore
 from fstore.backends.online.base import OnlineWrite
 from fstore.backends.online.redis import RedisOnlineStore
@@ -58,7 +58,7 @@ async def build(home: Path, url: str, entities: int, events: int) -> dict[str, f
         for feature, spec in FEATURES:
             await fs.create_feature(feature, transformer=spec)
         for name in NAMES:
-            await fs.update_feature(name, transformer=_fitted(fs, name, data), new_version=True)
+            await fs.update_feature(name, transformer=fitted_transformer(fs, name, data), new_version=True)
         t = time.perf_counter()
         await fs.ingest(data)
         ingest_s = time.perf_counter() - t
@@ -201,10 +201,7 @@ def main() -> None:
             "",
         ),
     ]
-    width = max(len(r[0]) for r in table)
-    print(f"{'measure':<{width}}  {'result':>22}  target")
-    for name, value, target in table:
-        print(f"{name:<{width}}  {value:>22}  {target}")
+    print_table(table)
 
 
 if __name__ == "__main__":

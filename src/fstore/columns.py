@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -106,8 +104,3 @@ def history_table(
             "ingested_at": pa.array(np.full(n, ingested_at_us, dtype=np.int64)).cast(TS_TYPE),
         }
     )
-
-
-def to_python(value: Any) -> Any:
-    """numpy scalars to plain Python values (for JSON and equality with user input)."""
-    return value.item() if isinstance(value, np.generic) else value

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fstore.backends.online.base import OnlineRecord, OnlineStore, OnlineWrite
@@ -34,7 +34,6 @@ class Metrics:
     online_read_fallbacks: int = 0
     online_write_failures: int = 0
     online_repairs: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -43,7 +42,6 @@ class Metrics:
             "online_read_fallbacks": self.online_read_fallbacks,
             "online_write_failures": self.online_write_failures,
             "online_repairs": self.online_repairs,
-            **self.extra,
         }
 
 

@@ -12,7 +12,7 @@ import asyncio
 import functools
 import inspect
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Self
 
 if TYPE_CHECKING:
@@ -79,13 +79,3 @@ class SyncFeatureStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def run_sync(fn: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
-    """Decorator: run an async function to completion (for CLI commands)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
