@@ -6,7 +6,7 @@ from __future__ import annotations
 import getpass
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,6 +37,32 @@ class Settings(BaseSettings):
         description="How long cached feature metadata is trusted before the metadata store is "
         "asked whether it changed (0: ask on every call; cheap for the embedded store).",
     )
+
+    # -- REST API ---------------------------------------------------------------------------------
+    dev_mode: bool = Field(
+        default=False,
+        description="Development mode: the server may start without FSTORE_SECRET_KEY (it makes up "
+        "a throwaway key) and auth may be disabled. Never in production.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key that signs the API's JWTs (at least 32 characters). Required outside dev mode.",
+    )
+    auth_disabled: bool = Field(
+        default=False,
+        description="Serve the API without authentication (everyone is admin). Only with dev_mode.",
+    )
+    access_token_minutes: float = Field(default=15.0, gt=0, description="Lifetime of an access token.")
+    refresh_token_days: float = Field(default=7.0, gt=0, description="Lifetime of a refresh token.")
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser (none by default); "
+        'as JSON in the environment: FSTORE_CORS_ORIGINS=\'["https://ui.example.com"]\'.',
+    )
+    max_request_bytes: int = Field(
+        default=64 * 1024 * 1024, gt=0, description="Largest request body the API accepts (413 beyond)."
+    )
+    log_json: bool = Field(default=True, description="API logs as one JSON object per line.")
 
     def resolved_metadata_url(self) -> str:
         return self.metadata_url or f"sqlite:///{self.home / 'metadata.db'}"
