@@ -98,3 +98,27 @@ class StoreUnavailableError(FStoreError):
     http_status = 503
     exit_code = 7
     title = "Store unavailable"
+
+
+class AuthenticationError(FStoreError):
+    """No credentials, or credentials that are wrong, expired or forged."""
+
+    http_status = 401
+    exit_code = 8
+    title = "Not authenticated"
+
+
+class PermissionDeniedError(FStoreError):
+    """Authenticated, but the role does not allow the operation; ``required`` names the role."""
+
+    http_status = 403
+    exit_code = 9
+    title = "Permission denied"
+
+
+class RequestTooLargeError(FStoreError):
+    """A request body beyond the configured limit (``limit`` in bytes)."""
+
+    http_status = 413
+    exit_code = 2
+    title = "Request too large"
