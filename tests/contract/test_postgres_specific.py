@@ -1,4 +1,4 @@
-"""What only the PostgreSQL offline store has: its schema and migrations, the audit log,
+"""What only the PostgreSQL offline store has: its schema and migrations,
 binary COPY ingest, connection failures. (The protocol itself is checked for it by
 ``test_offline_contract.py``.)"""
 
@@ -22,7 +22,7 @@ from fstore.backends.offline.postgres import PostgresOfflineStore
 from fstore.backends.offline.postgres_connection import mask_url
 from fstore.backends.offline.postgres_migrations import LATEST_VERSION, migrate
 from fstore.backends.offline.schema import normalise
-from fstore.errors import ConfigurationError, StoreUnavailableError, ValidationError
+from fstore.errors import ConfigurationError, StoreUnavailableError
 from server_postgres import drop_schema
 
 TS = pa.timestamp("us", tz="UTC")
@@ -238,49 +238,6 @@ async def test_pit_spreads_features_over_connections(schema_url: tuple[str, str]
             assert out.column(f"v{i}").to_pylist() == [10.0 + i, float(i), None]
     finally:
         await store.close()
-
-
-# -- audit log ------------------------------------------------------------------------------------
-
-
-async def test_audit_log_appends_and_lists_newest_first(pg: PostgresOfflineStore) -> None:
-    await pg.append_audit(
-        [
-            {"actor": "ana", "action": "create", "resource": "feature/amount", "outcome": "ok"},
-            {
-                "at": T0,
-                "actor": "bob",
-                "action": "read",
-                "resource": "feature/amount",
-                "outcome": "denied",
-                "details": {"ip": "10.0.0.1", "roles": ["viewer"], "n": 3},
-            },
-            {"at": T0 + timedelta(hours=1), "actor": "ana", "action": "delete", "outcome": "ok"},
-        ]
-    )
-    await pg.append_audit([])
-    records = await pg.list_audit()
-    assert [r["action"] for r in records] == ["create", "delete", "read"]  # "create" is now
-    read = records[2]
-    assert read["at"] == T0 and read["at"].tzinfo is not None
-    assert read["details"] == {"ip": "10.0.0.1", "roles": ["viewer"], "n": 3}
-    assert read["outcome"] == "denied" and isinstance(read["id"], int)
-    assert records[0]["details"] is None and records[0]["at"] > T0
-    assert [r["action"] for r in await pg.list_audit(actor="ana")] == ["create", "delete"]
-    assert [r["action"] for r in await pg.list_audit(since=T0 + timedelta(minutes=1))] == ["create", "delete"]
-    assert [r["action"] for r in await pg.list_audit(limit=1)] == ["create"]
-    naive = datetime(2025, 1, 1, 0, 30)  # taken as UTC
-    assert [r["action"] for r in await pg.list_audit(actor="ana", since=naive)] == ["create", "delete"]
-
-
-async def test_audit_log_validates_records(pg: PostgresOfflineStore) -> None:
-    with pytest.raises(ValidationError):
-        await pg.append_audit([{"actor": "ana"}])  # no action
-    with pytest.raises(ValidationError):
-        await pg.append_audit([{"action": "x", "who": "ana"}])
-    with pytest.raises(ValidationError):
-        await pg.list_audit(limit=-1)
-    assert await pg.list_audit() == []
 
 
 # -- connections ----------------------------------------------------------------------------------

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 HISTORY_COLUMNS = ("entity_id", "event_timestamp", "value", "transformed", "version", "ingested_at")
 # ``latest`` returns only these: its callers re-transform with the current version.
 LATEST_COLUMNS = ("entity_id", "event_timestamp", "value")
+# Audit / access log records: ``action`` is required; ``at`` defaults to now; ``details`` is
+# any JSON-able dict. ``list_audit`` returns them with an ``id`` too, newest first.
+AUDIT_FIELDS = ("at", "actor", "action", "resource", "outcome", "details")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,20 @@ def validate_pit(entity_rows: pa.Table, timestamp_column: str, requests: Sequenc
         if req.ttl_seconds is not None and req.ttl_seconds < 0:
             raise ValidationError("ttl_seconds must not be negative")
         outputs.add(req.output)
+
+
+def validate_audit_records(records: Sequence[dict[str, Any]]) -> None:
+    for record in records:
+        unknown = set(record) - set(AUDIT_FIELDS)
+        if unknown:
+            raise ValidationError(f"audit records have no fields {', '.join(sorted(unknown))}")
+        if not record.get("action"):
+            raise ValidationError("an audit record needs an action")
+
+
+def validate_audit_limit(limit: int) -> None:
+    if limit < 0:
+        raise ValidationError("limit must not be negative")
 
 
 @runtime_checkable
@@ -114,5 +131,13 @@ class OfflineStore(Protocol):
         for categorical ones top_categories [{"value", "count"}] (10 most frequent)."""
 
     async def delete_feature(self, feature_id: str) -> None: ...
+
+    async def append_audit(self, records: Sequence[dict[str, Any]]) -> None:
+        """Append audit records (``AUDIT_FIELDS``), all or none."""
+
+    async def list_audit(
+        self, limit: int = 100, actor: str | None = None, since: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """The newest records first, at most ``limit``; by ``actor``; ``at`` at or after ``since``."""
 
     async def ping(self) -> dict[str, Any]: ...

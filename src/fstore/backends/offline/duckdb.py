@@ -32,6 +32,7 @@ import pyarrow as pa
 
 from fstore.backends import url_path
 from fstore.backends.offline import duckdb_sql as sql
+from fstore.backends.offline.audit_sqlite import SqliteAuditLog
 from fstore.backends.offline.base import HISTORY_COLUMNS, LATEST_COLUMNS, PitRequest, validate_pit
 from fstore.backends.offline.pit import PIT_THREADS, point_in_time_join
 from fstore.backends.offline.scan import decode, entity_codes, load
@@ -53,6 +54,7 @@ class DuckDBOfflineStore:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._con_lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
+        self._audit = SqliteAuditLog(self.path / "audit.db")
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -63,6 +65,7 @@ class DuckDBOfflineStore:
             raise StoreUnavailableError(f"cannot create {self.path}: {exc}", store="offline") from exc
 
     async def close(self) -> None:
+        self._audit.close()
         if self._con is not None:
             self._con.close()
             self._con = None
@@ -83,6 +86,16 @@ class DuckDBOfflineStore:
         import duckdb
 
         return {"backend": "duckdb", "version": duckdb.__version__, "path": str(self.path)}
+
+    # -- audit log ------------------------------------------------------------------------------
+
+    async def append_audit(self, records: Sequence[dict[str, Any]]) -> None:
+        await self._audit.append(records)
+
+    async def list_audit(
+        self, limit: int = 100, actor: str | None = None, since: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        return await self._audit.list_records(limit, actor, since)
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         # connected on first use: only statistics need it, and DuckDB costs ~40 MB of RSS

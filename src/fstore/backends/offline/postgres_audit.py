@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from fstore.backends.offline import postgres_sql as sql
+from fstore.backends.offline.base import validate_audit_limit, validate_audit_records
 from fstore.backends.offline.postgres_arrow import PG_EPOCH_US, utc
 from fstore.backends.offline.postgres_connection import Database
 from fstore.backends.offline.schema import from_micros
-from fstore.errors import ValidationError
 
 KEYS = ("id", "at", "actor", "action", "resource", "outcome", "details")
 
@@ -19,11 +19,6 @@ KEYS = ("id", "at", "actor", "action", "resource", "outcome", "details")
 def _params(record: dict[str, Any]) -> list[Any]:
     from psycopg.types.json import Jsonb
 
-    unknown = set(record) - set(sql.AUDIT_COLUMNS)
-    if unknown:
-        raise ValidationError(f"audit records have no fields {', '.join(sorted(unknown))}")
-    if not record.get("action"):
-        raise ValidationError("an audit record needs an action")
     at, details = record.get("at"), record.get("details")
     return [
         None if at is None else utc(at),
@@ -38,6 +33,7 @@ def _params(record: dict[str, Any]) -> list[Any]:
 async def append(db: Database, records: Sequence[dict[str, Any]]) -> None:
     """Insert the records (all or none): dicts with ``action`` and optionally ``at`` (a
     datetime, default now), ``actor``, ``resource``, ``outcome``, ``details`` (JSON-able)."""
+    validate_audit_records(records)
     params = [_params(record) for record in records]
     if not params:
         return
@@ -50,8 +46,7 @@ async def list_records(
     db: Database, limit: int = 100, actor: str | None = None, since: datetime | None = None
 ) -> list[dict[str, Any]]:
     """The newest records first, at most ``limit``; by ``actor``, at or after ``since``."""
-    if limit < 0:
-        raise ValidationError("limit must not be negative")
+    validate_audit_limit(limit)
     params: dict[str, Any] = {"limit": int(limit), "actor": actor}
     if since is not None:
         params["since"] = utc(since)

@@ -196,7 +196,6 @@ def pit_join(joins: Sequence[tuple[str, int, Sequence[str], int | None]]) -> str
 
 # -- audit log --------------------------------------------------------------------------------
 
-AUDIT_COLUMNS = ("at", "actor", "action", "resource", "outcome", "details")
 INSERT_AUDIT = (
     "INSERT INTO {s}.fstore_audit_log (at, actor, action, resource, outcome, details) "
     "VALUES (coalesce(%s::timestamptz, now()), %s, %s, %s, %s, %s)"
