@@ -122,3 +122,11 @@ class RequestTooLargeError(FStoreError):
     http_status = 413
     exit_code = 2
     title = "Request too large"
+
+
+class ConflictError(FStoreError):
+    """A change refused because of the current state (e.g. it would leave no admin)."""
+
+    http_status = 409
+    exit_code = 5
+    title = "Conflict"

@@ -43,6 +43,18 @@ EXPECTED = {
     ("get", "/api/v1/history"),
     ("post", "/api/v1/training-sets"),
     ("post", "/api/v1/features/{name}/transform"),
+    ("post", "/api/v1/auth/token"),
+    ("post", "/api/v1/auth/refresh"),
+    ("get", "/api/v1/auth/me"),
+    ("post", "/api/v1/users"),
+    ("get", "/api/v1/users"),
+    ("get", "/api/v1/users/{name}"),
+    ("patch", "/api/v1/users/{name}"),
+    ("delete", "/api/v1/users/{name}"),
+    ("post", "/api/v1/api-keys"),
+    ("get", "/api/v1/api-keys"),
+    ("delete", "/api/v1/api-keys/{key_id}"),
+    ("get", "/api/v1/audit"),
 }
 
 
@@ -66,7 +78,7 @@ async def test_ready_is_503_when_a_store_is_down(tmp_path: Path) -> None:
     from server_redis import free_port
 
     url = f"redis://127.0.0.1:{free_port()}/0?socket_connect_timeout=0.3&socket_timeout=0.3"
-    store = FeatureStore(home=tmp_path, online_url=url)
+    store = FeatureStore(home=tmp_path, online_url=url, dev_mode=True, auth_disabled=True)
     app = create_app(store)
     try:
         async with (
@@ -84,7 +96,7 @@ async def test_ready_is_503_when_a_store_is_down(tmp_path: Path) -> None:
 
 
 async def test_app_owns_the_store_it_creates(tmp_path: Path) -> None:
-    app = create_app(settings=Settings(home=tmp_path / "own", actor="t"))
+    app = create_app(settings=Settings(home=tmp_path / "own", actor="t", dev_mode=True, auth_disabled=True))
     store: FeatureStore = app.state.store
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

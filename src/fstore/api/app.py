@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 import fstore
+from fstore.api.audit_trail import AuditTrail
 from fstore.api.errors import install_error_handlers
 from fstore.api.metrics import install_metrics
 from fstore.api.routes import ROUTERS
+from fstore.api.security import Auth, authorize, document_security
+from fstore.auth import Directory
 from fstore.config import Settings
 from fstore.store import FeatureStore
 
@@ -18,11 +21,17 @@ from fstore.store import FeatureStore
 def create_app(store: FeatureStore | None = None, settings: Settings | None = None) -> FastAPI:
     """Build the API over ``store`` (or a new ``FeatureStore(settings)``).
 
+    The API options (auth, limits, CORS) come from ``settings``, else from the store's. Raises
+    ConfigurationError when they are unsafe: no ``FSTORE_SECRET_KEY`` outside dev mode, or
+    authentication disabled outside dev mode.
+
     The lifespan opens the store (a no-op when it is already open) and closes it at
     shutdown only when the app created it: a store handed in belongs to the caller.
     """
     owned = store is None
     service = store if store is not None else FeatureStore(settings)
+    settings = settings or service.settings
+    auth = Auth(settings, Directory(service.metadata))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -39,10 +48,15 @@ def create_app(store: FeatureStore | None = None, settings: Settings | None = No
         description="A feature store: registry, versioned transformers, online and offline values.",
         lifespan=lifespan,
         docs_url="/docs",
+        dependencies=[Depends(authorize)],
+        swagger_ui_parameters={"persistAuthorization": True},
     )
     app.state.store = service
+    app.state.auth = auth
     install_error_handlers(app)
     install_metrics(app, service)
     for router in ROUTERS:
         app.include_router(router)
+    app.add_middleware(AuditTrail, offline=service.offline)
+    document_security(app)
     return app

@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from fstore.api.security import Auth
+from fstore.auth import Principal
 from fstore.store import FeatureStore
 
 
@@ -16,3 +18,19 @@ def get_store(request: Request) -> FeatureStore:
 
 
 Store = Annotated[FeatureStore, Depends(get_store)]
+
+
+def get_auth(request: Request) -> Auth:
+    """The app's authentication (token issuer and user directory)."""
+    auth: Auth = request.app.state.auth
+    return auth
+
+
+def get_principal(request: Request) -> Principal:
+    """Who the request acts as (set by ``security.authorize``)."""
+    principal: Principal = request.state.principal
+    return principal
+
+
+AuthDep = Annotated[Auth, Depends(get_auth)]
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -10,14 +10,21 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from fstore.errors import FStoreError
+from fstore.errors import AuthenticationError, FStoreError
 
 PROBLEM_JSON = "application/problem+json"
 
 
-def problem(status: int, title: str, detail: str, type_: str = "about:blank", **extra: Any) -> JSONResponse:
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    type_: str = "about:blank",
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(jsonable_encoder(body), status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(jsonable_encoder(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _type_of(exc: Exception) -> str:
@@ -28,7 +35,9 @@ async def fstore_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, FStoreError)
     reserved = {"type", "title", "status", "detail"}
     details = {k: v for k, v in exc.details.items() if k not in reserved}
-    return problem(exc.http_status, exc.title, exc.message, _type_of(exc), **details)
+    # RFC 9110: a 401 names the scheme the client should use
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+    return problem(exc.http_status, exc.title, exc.message, _type_of(exc), headers, **details)
 
 
 def _errors(errors: Any) -> list[dict[str, Any]]:

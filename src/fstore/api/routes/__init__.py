@@ -3,6 +3,8 @@
 from fastapi import APIRouter
 
 from fstore.api.routes import (
+    audit,
+    auth,
     entities,
     features,
     groups,
@@ -11,6 +13,7 @@ from fstore.api.routes import (
     lineage,
     stats,
     training,
+    users,
     values,
     vectors,
     versions,
@@ -28,4 +31,8 @@ ROUTERS: list[APIRouter] = [
     training.router,
     lineage.router,
     history.router,
+    auth.router,
+    users.router,
+    users.keys_router,
+    audit.router,
 ]

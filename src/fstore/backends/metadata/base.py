@@ -22,6 +22,8 @@ class Kind(StrEnum):
     VERSIONS = "feature_versions"
     TRANSFORMERS = "transformers"
     HISTORY = "history"
+    USERS = "users"
+    API_KEYS = "api_keys"
 
 
 # How errors name a document of each kind ("feature 'x' already exists").
@@ -32,6 +34,8 @@ KIND_NOUNS = {
     Kind.VERSIONS: "feature version",
     Kind.TRANSFORMERS: "transformer",
     Kind.HISTORY: "history record",
+    Kind.USERS: "user",
+    Kind.API_KEYS: "API key",
 }
 
 

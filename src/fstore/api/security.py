@@ -1,0 +1,191 @@
+"""Authentication and role checks for every route, from one policy table.
+
+``authorize`` runs before each route (an app-wide dependency): it finds the role the route
+needs (``required_role``), authenticates the bearer credential (a JWT access token or an
+``fsk_`` API key), records the principal on ``request.state`` for the audit log and the
+access log, and refuses with 401 / 403. The roles are documented on each operation in the
+OpenAPI schema (``x-required-role``) and Swagger UI gets an "Authorize" button.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from fstore.auth import Directory, Principal, Role, TokenIssuer
+from fstore.auth.tokens import check_secret, throwaway_secret
+from fstore.config import Settings
+from fstore.errors import AuthenticationError, ConfigurationError, PermissionDeniedError
+
+log = logging.getLogger("fstore.api")
+
+# Open to anyone: probes, scraping, and the routes that hand out tokens.
+PUBLIC_ROUTES = {
+    ("GET", "/health/live"),
+    ("GET", "/health/ready"),
+    ("GET", "/metrics"),
+    ("POST", "/api/v1/auth/token"),
+    ("POST", "/api/v1/auth/refresh"),
+}
+# Reads that take a body are POSTs; a few writes need more than the method suggests.
+ROLE_OVERRIDES = {
+    ("POST", "/api/v1/online/features"): Role.VIEWER,
+    ("POST", "/api/v1/training-sets"): Role.VIEWER,
+    ("POST", "/api/v1/training-sets/upload"): Role.VIEWER,
+    ("POST", "/api/v1/features/{name}/transform"): Role.VIEWER,
+    ("POST", "/api/v1/features/{name}/versions/rollback"): Role.ADMIN,
+    ("DELETE", "/api/v1/groups/{name}/features/{feature}"): Role.EDITOR,  # membership, not a delete
+}
+ADMIN_PREFIXES = ("/api/v1/users", "/api/v1/api-keys", "/api/v1/audit")
+_METHOD_ROLES = {"GET": Role.VIEWER, "HEAD": Role.VIEWER, "DELETE": Role.ADMIN}
+DEV_PRINCIPAL = Principal("dev", Role.ADMIN, "dev")
+
+
+def required_role(method: str, path: str) -> Role | None:
+    """The least role a route needs; None for public routes. Anything under ``/api/v1/auth``
+    not public needs only a login."""
+    if (method, path) in PUBLIC_ROUTES:
+        return None
+    if (method, path) in ROLE_OVERRIDES:
+        return ROLE_OVERRIDES[(method, path)]
+    if path.startswith(ADMIN_PREFIXES):
+        return Role.ADMIN
+    if path.startswith("/api/v1/auth/"):
+        return Role.VIEWER
+    return _METHOD_ROLES.get(method, Role.EDITOR)
+
+
+def is_write(role: Role | None) -> bool:
+    return role is not None and role.allows(Role.EDITOR)
+
+
+class Auth:
+    """What the app authenticates with: the token issuer and the user directory; with
+    ``disabled`` (dev mode only) every request acts as the ``dev`` admin."""
+
+    def __init__(self, settings: Settings, directory: Directory) -> None:
+        self.directory = directory
+        self.disabled = settings.auth_disabled
+        if self.disabled and not settings.dev_mode:
+            raise ConfigurationError("authentication can only be disabled in dev mode (FSTORE_DEV_MODE=true)")
+        secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+        if secret is None and settings.dev_mode:
+            log.warning("dev mode: no FSTORE_SECRET_KEY, using a throwaway key (tokens die with the server)")
+            secret = throwaway_secret()
+        if secret is None:
+            raise ConfigurationError(
+                "FSTORE_SECRET_KEY is not set: the API signs its tokens with it "
+                "(set it, or run in dev mode with FSTORE_DEV_MODE=true)"
+            )
+        if settings.dev_mode:
+            try:
+                check_secret(secret)
+            except ConfigurationError:
+                log.warning("dev mode: FSTORE_SECRET_KEY is weak; refused outside dev mode")
+                secret = throwaway_secret()
+        self.tokens = TokenIssuer(
+            secret, settings.access_token_minutes * 60, settings.refresh_token_days * 86400
+        )
+
+    async def authenticate(self, request: Request) -> Principal:
+        if self.disabled:
+            return DEV_PRINCIPAL
+        header = request.headers.get("authorization")
+        if not header:
+            raise AuthenticationError("this route needs a bearer token or API key", reason="missing")
+        scheme, _, credential = header.partition(" ")
+        credential = credential.strip()
+        if scheme.lower() != "bearer" or not credential:
+            raise AuthenticationError("use 'Authorization: Bearer <token>'", reason="invalid")
+        if credential.startswith("fsk_"):
+            return await self.directory.key_principal(credential)
+        claims = self.tokens.principal(credential)
+        return await self.directory.user_principal(claims.name)
+
+
+async def authorize(request: Request) -> None:
+    """The app-wide dependency applying the policy to the matched route."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    method = request.method
+    required = required_role(method, route.path)
+    if required is None:
+        return
+    state = request.state
+    state.audit = is_write(required)
+    auth: Auth = request.app.state.auth
+    principal = await auth.authenticate(request)
+    state.principal = principal
+    if not principal.role.allows(required):
+        who = f"{principal.name} is {principal.role.value}"
+        raise PermissionDeniedError(
+            f"{method} {route.path} needs the {required.value} role; {who}",
+            required=required.value,
+            role=principal.role.value,
+        )
+
+
+_PROBLEM = {"$ref": "#/components/schemas/Problem"}
+_PROBLEM_SCHEMA = {
+    "type": "object",
+    "title": "Problem",
+    "description": "RFC 9457 problem details; extra members name the offending field or row.",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+    },
+    "required": ["type", "title", "status", "detail"],
+}
+
+
+def _problem_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/problem+json": {"schema": _PROBLEM}}}
+
+
+def document_security(app: FastAPI) -> None:
+    """Add the bearer scheme, each operation's role and its 401/403 answers to the schema."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        components = schema.setdefault("components", {})
+        components.setdefault("schemas", {})["Problem"] = _PROBLEM_SCHEMA
+        components["securitySchemes"] = {
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A JWT access token (POST /api/v1/auth/token) or an fsk_ API key.",
+            },
+            "password": {
+                "type": "oauth2",
+                "flows": {"password": {"tokenUrl": "/api/v1/auth/token", "scopes": {}}},
+            },
+        }
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                role = required_role(method.upper(), path)
+                responses = operation.setdefault("responses", {})
+                responses.setdefault("413", _problem_response("Request body too large"))
+                if role is None:
+                    continue
+                operation["security"] = [{"bearer": []}, {"password": []}]
+                operation["x-required-role"] = role.value
+                responses.setdefault("401", _problem_response("Missing, expired or invalid credentials"))
+                responses.setdefault("403", _problem_response(f"Needs the {role.value} role"))
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
