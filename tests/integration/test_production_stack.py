@@ -1,42 +1,15 @@
 """The demo end to end with the specification's stack: MongoDB metadata, Redis online,
 PostgreSQL offline — and the same answers as the embedded default."""
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-from uuid import uuid4
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from fstore import FeatureStore
 from fstore.demo import DemoConfig, generate, run_demo
-from server_mongo import database_url, drop_database
-from server_postgres import drop_schema
-from server_redis import delete_prefix
 
 CONFIG = DemoConfig(customers=200, events_per_customer=10, days=30, seed=5)
-
-
-@pytest.fixture
-async def production(
-    tmp_path: Path, mongo_server: str, redis_url: str, postgres_url: str
-) -> AsyncIterator[FeatureStore]:
-    tag = uuid4().hex[:12]
-    metadata_url = database_url(mongo_server, f"fstore_{tag}")
-    online_url = f"{redis_url}?prefix=fstore_{tag}:"
-    schema = f"demo_{tag}"
-    offline_url = f"{postgres_url}?schema={schema}"
-    store = FeatureStore(
-        home=tmp_path / "prod", metadata_url=metadata_url, online_url=online_url, offline_url=offline_url
-    )
-    try:
-        async with store:
-            yield store
-    finally:
-        drop_database(metadata_url)
-        delete_prefix(redis_url, f"fstore_{tag}:")
-        drop_schema(postgres_url, schema)
 
 
 async def test_demo_on_the_production_stack_matches_embedded(

@@ -13,7 +13,7 @@ from fstore.auth.passwords import MIN_PASSWORD_LENGTH
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 keys_router = APIRouter(prefix="/api/v1/api-keys", tags=["users"])
 
-Password = Field(min_length=MIN_PASSWORD_LENGTH, max_length=1024)
+PASSWORD_LIMITS: dict[str, int] = {"min_length": MIN_PASSWORD_LENGTH, "max_length": 1024}
 
 
 class UserIn(BaseModel):
@@ -23,7 +23,7 @@ class UserIn(BaseModel):
     )
 
     name: UserName
-    password: str = Password
+    password: str = Field(**PASSWORD_LIMITS)
     role: Role = Role.VIEWER
 
 
@@ -31,7 +31,7 @@ class UserPatch(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"role": "admin"}]})
 
     role: Role | None = None
-    password: str | None = Password
+    password: str | None = Field(default=None, **PASSWORD_LIMITS)
     disabled: bool | None = None
 
 
