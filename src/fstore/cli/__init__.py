@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from fstore.cli import data, entities, features, groups, history, system, values, versions
+from fstore.cli import data, entities, features, groups, history, system, users, values, versions
 from fstore.cli.runner import classify, guard, report_error, set_home
 
 __all__ = ["app", "main"]
@@ -72,6 +72,9 @@ app.add_typer(features.app, name="features")
 app.add_typer(groups.app, name="groups")
 app.add_typer(versions.app, name="versions")
 app.add_typer(values.app, name="values")
+app.add_typer(users.app, name="users")
+app.add_typer(users.keys_app, name="api-keys")
+app.command("audit")(users.audit)
 app.command("fit")(versions.fit)
 app.command("ingest")(data.ingest)
 app.command("training-set")(data.training_set)
