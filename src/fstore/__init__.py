@@ -34,11 +34,15 @@ _EXPORTS = {
     "NumericTransformer": "fstore.transformers",
     "CategoricalTransformer": "fstore.transformers",
     "FStoreError": "fstore.errors",
+    "Client": "fstore.client",
+    "AsyncClient": "fstore.client",
 }
 
 __all__ = [
+    "AsyncClient",
     "CategoricalTransformer",
     "ChangeRecord",
+    "Client",
     "Entity",
     "FStoreError",
     "Feature",
@@ -62,6 +66,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from fstore.client import AsyncClient, Client
     from fstore.config import Settings
     from fstore.errors import FStoreError
     from fstore.models import (

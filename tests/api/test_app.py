@@ -42,6 +42,7 @@ EXPECTED = {
     ("get", "/api/v1/features/{name}/dependents"),
     ("get", "/api/v1/history"),
     ("post", "/api/v1/training-sets"),
+    ("post", "/api/v1/training-sets/upload"),
     ("post", "/api/v1/features/{name}/transform"),
     ("post", "/api/v1/auth/token"),
     ("post", "/api/v1/auth/refresh"),

@@ -312,7 +312,8 @@ def test_subprocess_errors_and_help(cli: Cli) -> None:
 def test_help_imports_nothing_heavy() -> None:
     code = (
         "import sys, fstore.cli\n"
-        "heavy = {'pandas', 'pyarrow', 'duckdb', 'numpy', 'pydantic', 'fstore.store', 'fstore.models'}\n"
+        "heavy = {'pandas', 'pyarrow', 'duckdb', 'numpy', 'pydantic', 'fstore.store', 'fstore.models',"
+        " 'httpx', 'fstore.client'}\n"
         "print(sorted(m for m in sys.modules if m in heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

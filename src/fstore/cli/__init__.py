@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from fstore.cli import data, entities, features, groups, history, system, users, values, versions
-from fstore.cli.runner import classify, guard, report_error, set_home
+from fstore.cli.runner import LocalCommand, LocalGroup, classify, guard, report_error, set_target
 
 __all__ = ["app", "main"]
 
@@ -58,13 +58,31 @@ def root(
             show_default=False,
         ),
     ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            envvar="FSTORE_URL",
+            help="Run the commands on this FStore server (http://host:port) instead of the local stores.",
+            show_default=False,
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="FSTORE_TOKEN",
+            help="Access token or API key for the --url server.",
+            show_default=False,
+        ),
+    ] = None,
     version: Annotated[
         bool | None,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = None,
 ) -> None:
     """FStore: a feature store — registry, versioned transformers, online and offline values."""
-    set_home(home)
+    set_target(home, url, token)
 
 
 app.add_typer(entities.app, name="entities")
@@ -72,20 +90,24 @@ app.add_typer(features.app, name="features")
 app.add_typer(groups.app, name="groups")
 app.add_typer(versions.app, name="versions")
 app.add_typer(values.app, name="values")
-app.add_typer(users.app, name="users")
-app.add_typer(users.keys_app, name="api-keys")
-app.command("audit")(users.audit)
+# LocalGroup / LocalCommand: these act on the local stores directly (no API route for them, or
+# they are about the local installation) and refuse to run with --url.
+app.add_typer(users.app, name="users", cls=LocalGroup)
+app.add_typer(users.keys_app, name="api-keys", cls=LocalGroup)
+app.command("audit", cls=LocalCommand)(users.audit)
 app.command("fit")(versions.fit)
-app.command("ingest")(data.ingest)
+app.command("ingest", cls=LocalCommand)(data.ingest)
 app.command("training-set")(data.training_set)
-app.command("materialize")(data.materialize)
+app.command("materialize", cls=LocalCommand)(data.materialize)
 app.command("stats")(data.stats)
 app.command("history")(history.history)
 app.command("lineage")(history.lineage)
 app.command("health")(system.health)
-app.command("doctor", help="Same as health: check every configured store.")(system.health)
-app.command("demo")(system.demo)
-app.command("serve")(system.serve)
+app.command("doctor", cls=LocalCommand, help="Check every local store (health checks the --url server's).")(
+    system.health
+)
+app.command("demo", cls=LocalCommand)(system.demo)
+app.command("serve", cls=LocalCommand)(system.serve)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,7 +1,12 @@
-"""Opening the store, running a coroutine against it, and turning errors into exit codes.
+"""Opening the store (or a client of the server given by ``--url``), running a coroutine
+against it, and turning errors into exit codes.
 
-Nothing heavy is imported at module level: the store, pydantic and the backends load only
-when a command runs, so ``fstore --help`` stays fast.
+With ``--url`` / ``FSTORE_URL`` every command runs on an ``AsyncClient``, which offers the
+``FeatureStore`` methods the commands call; commands that only make sense on local stores are
+registered with ``LocalCommand`` / ``LocalGroup`` and refuse to run.
+
+Nothing heavy is imported at module level: the store, pydantic, httpx and the backends load
+only when a command runs, so ``fstore --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -10,9 +15,10 @@ import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 if TYPE_CHECKING:
     from fstore.config import Settings
@@ -20,12 +26,47 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-_state: dict[str, Any] = {"home": None}
+_state: dict[str, Any] = {"home": None, "url": None, "token": None}
+
+HELP_OPTIONS = {"-h", "--help"}
 
 
-def set_home(home: Path | None) -> None:
-    """Called by the root callback on every invocation (``--home`` / ``FSTORE_HOME``)."""
-    _state["home"] = home
+def set_target(home: Path | None, url: str | None = None, token: str | None = None) -> None:
+    """Called by the root callback on every invocation: the local stores' home (``--home`` /
+    ``FSTORE_HOME``), or the server to talk to (``--url`` / ``FSTORE_URL``, ``--token`` /
+    ``FSTORE_TOKEN``)."""
+    _state.update(home=home, url=url or None, token=token or None)
+
+
+def remote_url() -> str | None:
+    url: str | None = _state["url"]
+    return url
+
+
+def refuse_remote(ctx: Any) -> None:
+    if remote_url() is not None:
+        raise fail(
+            f"'{ctx.command_path}' works on the local stores only, not on a server: "
+            "drop --url (or unset FSTORE_URL)",
+            2,
+        )
+
+
+class LocalCommand(TyperCommand):
+    """A command that acts on the local stores directly (demo, serve, ingest…)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        refuse_remote(ctx)
+        return super().invoke(ctx)
+
+
+class LocalGroup(TyperGroup):
+    """A command group whose commands act on the local stores directly (users, api-keys)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        if not HELP_OPTIONS & set(ctx.args):
+            refuse_remote(ctx)
+        return super().invoke(ctx)
 
 
 def settings() -> Settings:
@@ -106,9 +147,18 @@ async def _with_store(fn: Callable[[FeatureStore], Awaitable[T]]) -> T:
         await store.close()
 
 
+async def _with_client(fn: Callable[[FeatureStore], Awaitable[T]]) -> T:
+    from fstore.client import AsyncClient
+
+    async with AsyncClient(_state["url"], _state["token"]) as client:
+        # The client offers the FeatureStore methods the commands call.
+        return await fn(cast("FeatureStore", client))
+
+
 def run(fn: Callable[[FeatureStore], Awaitable[T]]) -> T:
-    """Open the store, await ``fn(store)``, close the store; errors handled by ``guard``."""
+    """Open the store (or a client of the ``--url`` server), await ``fn(store)``, close it;
+    errors handled by ``guard``."""
     import asyncio
 
     with guard():
-        return asyncio.run(_with_store(fn))
+        return asyncio.run(_with_client(fn) if remote_url() else _with_store(fn))

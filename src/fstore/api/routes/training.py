@@ -1,19 +1,24 @@
-"""Point-in-time training sets and transforming a batch with a feature's fitted transformer."""
+"""Point-in-time training sets (entity rows as JSON or as an uploaded CSV/Parquet file) and
+transforming a batch with a feature's fitted transformer."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, File, Form, Response, UploadFile
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field
 
 from fstore.api.deps import Store
+from fstore.api.types import Flag
+from fstore.errors import ValidationError
+from fstore.store import FeatureStore
 from fstore.training import to_arrow
 
 router = APIRouter(prefix="/api/v1", tags=["training"])
@@ -45,7 +50,7 @@ class TrainingSetIn(BaseModel):
     entity_rows: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_ROWS)
     features: list[str] = Field(min_length=1)
     timestamp_column: str = "event_timestamp"
-    transformed: bool = True
+    transformed: Flag = True
     format: OutputFormat = OutputFormat.JSON
 
 
@@ -56,26 +61,82 @@ class TransformIn(BaseModel):
     version: str | None = None
 
 
-@router.post(
-    "/training-sets",
-    summary="A point-in-time-correct training set",
-    responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}},
-)
+FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}
+}
+
+
+@router.post("/training-sets", summary="A point-in-time-correct training set", responses=FILE_RESPONSES)
 async def training_set(body: TrainingSetIn, store: Store) -> Response:
     rows, _ = to_arrow(body.entity_rows)
-    table: pa.Table = await store.get_historical_features(
-        rows, body.features, timestamp_column=body.timestamp_column, transformed=body.transformed
+    return await _training_set(
+        store, rows, body.features, body.timestamp_column, body.transformed, body.format
     )
-    if body.format is OutputFormat.CSV:
+
+
+@router.post(
+    "/training-sets/upload",
+    summary="A point-in-time-correct training set for entity rows uploaded as a CSV or Parquet file",
+    responses=FILE_RESPONSES,
+)
+async def training_set_upload(
+    store: Store,
+    file: Annotated[UploadFile, File(description="Entity rows: join key column(s) and a timestamp column.")],
+    features: Annotated[list[str], Form(min_length=1, description="A feature to join (repeat the field).")],
+    timestamp_column: Annotated[str, Form()] = "event_timestamp",
+    transformed: Annotated[bool, Form()] = True,
+    format: Annotated[OutputFormat, Form()] = OutputFormat.JSON,
+) -> Response:
+    keys = {(await store.get_entity((await store.get_feature(name)).entity)).join_key for name in features}
+    rows = _read_entity_rows(await file.read(), file.filename or "the file", keys)
+    return await _training_set(store, rows, features, timestamp_column, transformed, format)
+
+
+async def _training_set(
+    store: FeatureStore,
+    rows: pa.Table,
+    features: Sequence[str],
+    timestamp_column: str,
+    transformed: bool,
+    format: OutputFormat,
+) -> Response:
+    table: pa.Table = await store.get_historical_features(
+        rows, features, timestamp_column=timestamp_column, transformed=transformed
+    )
+    if format is OutputFormat.CSV:
         sink = io.BytesIO()
         pacsv.write_csv(_flatten_lists(table), sink)
         return Response(sink.getvalue(), media_type="text/csv")
-    if body.format is OutputFormat.PARQUET:
+    if format is OutputFormat.PARQUET:
         sink = io.BytesIO()
         pq.write_table(table, sink)
         return Response(sink.getvalue(), media_type="application/vnd.apache.parquet")
     payload = jsonable_encoder({"columns": table.column_names, "rows": table.to_pylist()})
     return Response(_json(payload), media_type="application/json")
+
+
+def _read_entity_rows(data: bytes, name: str, keys: set[str]) -> pa.Table:
+    """A Parquet file (told by its magic bytes) or a CSV file as Arrow. Join keys are read as
+    strings, as the store keeps entity ids ("007" stays "007"; integer ids become text)."""
+    if not data:
+        raise ValidationError(f"{name} is empty", field="file")
+    try:
+        if data[:4] == b"PAR1":
+            rows = pq.read_table(pa.BufferReader(data))
+        elif name.lower().endswith((".parquet", ".pq")):
+            raise ValidationError(f"{name} is not a Parquet file", field="file")
+        else:
+            convert = pacsv.ConvertOptions(
+                column_types={k: pa.string() for k in keys}, strings_can_be_null=True
+            )
+            rows = pacsv.read_csv(io.BytesIO(data), convert_options=convert)
+        columns = set(rows.column_names)  # a header that is not UTF-8 fails only here
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OSError, UnicodeError) as exc:
+        raise ValidationError(f"cannot read {name} as CSV or Parquet: {exc}", field="file") from None
+    for key in keys & columns:
+        if pa.types.is_integer(rows.schema.field(key).type):
+            rows = rows.set_column(rows.column_names.index(key), key, rows.column(key).cast(pa.string()))
+    return rows
 
 
 @router.post("/features/{name}/transform", summary="Transform raw values with the fitted transformer")

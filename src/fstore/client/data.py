@@ -1,0 +1,259 @@
+"""The data half of the client: writing and reading values, feature vectors, training sets,
+transforms, statistics, health, and logging in.
+
+Names and arguments follow ``FeatureStore`` (``store.py``); pandas and pyarrow load only in
+the methods that need them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from fstore.client.http import Call, Exchange, Steps, error_for, operation, path
+from fstore.errors import AuthenticationError, NotFoundError, ValidationError
+from fstore.models import FeatureStatistics, FeatureValue
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+    from fstore.serving import FeatureVector
+
+PARQUET = "application/vnd.apache.parquet"
+_HISTORY_TIMES = ("event_timestamp", "ingested_at")
+_HISTORY_COLUMNS = ("entity_id", "event_timestamp", "value", "transformed", "version", "ingested_at")
+
+
+def value_rows(batch: Any, join_key: str | None, feature: str) -> list[dict[str, Any]]:
+    """A batch of one feature's values as the API's rows ``{entity_id, value, event_timestamp}``.
+
+    Tables (pandas or Arrow) name the id column ``entity_id`` or the entity's join key and the
+    value column ``value`` or the feature's name; rows are ``FeatureValue``s or mappings.
+    The server validates the values."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from fstore.values import _rows_to_columns  # the SDK's reading of rows, with its errors
+
+    if isinstance(batch, pd.DataFrame):
+        batch = pa.Table.from_pandas(batch, preserve_index=False)
+    if isinstance(batch, pa.Table):
+        names = batch.column_names
+        id_col = next((c for c in ("entity_id", join_key) if c and c in names), None)
+        value_col = next((c for c in ("value", feature) if c in names), None)
+        if id_col is None:
+            raise ValidationError("the batch has no entity id column ('entity_id' or the join key)")
+        if value_col is None:
+            raise ValidationError(f"the batch has no value column ('value' or {feature!r})")
+        columns = {"entity_id": id_col, "value": value_col, "event_timestamp": "event_timestamp"}
+        picked = {k: batch.column(c).to_pylist() for k, c in columns.items() if c in names}
+        return [dict(zip(picked, row, strict=True)) for row in zip(*picked.values(), strict=True)]
+    if isinstance(batch, (FeatureValue, Mapping)):
+        batch = [batch]
+    if isinstance(batch, (str, bytes)) or not isinstance(batch, Iterable):
+        raise ValidationError("a batch is a DataFrame, an Arrow table, or a list of values")
+    ids, times, values = _rows_to_columns(list(batch))
+    return [
+        {"entity_id": i, "value": v, "event_timestamp": t} for i, t, v in zip(ids, times, values, strict=True)
+    ]
+
+
+def history_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """The API's history rows as the Arrow table ``FeatureStore.get_feature_history`` returns."""
+    import pyarrow as pa
+
+    ts = pa.timestamp("us", tz="UTC")
+    if not rows:
+        types = {"entity_id": pa.string(), "version": pa.string(), **dict.fromkeys(_HISTORY_TIMES, ts)}
+        return pa.table({c: pa.array([], types.get(c, pa.null())) for c in _HISTORY_COLUMNS})
+    table = pa.Table.from_pylist(rows)
+    for name in _HISTORY_TIMES:
+        if name in table.column_names:
+            i = table.column_names.index(name)
+            table = table.set_column(i, name, table.column(name).cast(ts))
+    return table
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+class DataOperations(Exchange):
+    # -- writing values -------------------------------------------------------------------------
+
+    @operation
+    def store_feature_values(self, feature_id: str, batch: Any) -> Steps[int]:
+        """Store a batch of one feature's values (nothing is stored if a row is bad); returns
+        the number stored."""
+        join_key = None
+        if _is_table(batch) and "entity_id" not in _column_names(batch):
+            feature = yield from self._json("GET", path("features", feature_id))
+            entity = yield from self._json("GET", path("entities", feature["entity"]))
+            join_key = entity["join_key"]
+        body = {"values": value_rows(batch, join_key, feature_id)}
+        if not body["values"]:
+            return 0
+        stored = yield from self._json("POST", path("features", feature_id, "values", "batch"), json=body)
+        return int(stored["stored"])
+
+    @operation
+    def store_feature_value(
+        self, feature_id: str, entity_id: str | int, value: Any, event_timestamp: datetime | str | None = None
+    ) -> Steps[int]:
+        body = {"entity_id": entity_id, "value": value, "event_timestamp": event_timestamp}
+        stored = yield from self._json("POST", path("features", feature_id, "values"), json=body)
+        return int(stored["stored"])
+
+    # -- reading values -------------------------------------------------------------------------
+
+    @operation
+    def get_feature_value(self, feature_id: str, entity_id: str | int) -> Steps[FeatureValue | None]:
+        """The latest value of a feature for an entity; None when it has none."""
+        try:
+            data = yield from self._json("GET", path("features", feature_id, "values", entity_id))
+        except NotFoundError:
+            # The API answers 404 for "no value" and for "no such feature": tell them apart.
+            yield from self._json("GET", path("features", feature_id))
+            return None
+        return FeatureValue.model_validate(data)
+
+    @operation
+    def get_feature_vector(
+        self, features: Sequence[str], entities: Sequence[str | int], *, transformed: bool = True
+    ) -> Steps[FeatureVector]:
+        """Latest values of many features (all of one entity) for many entity ids."""
+        from fstore.serving import FeatureVector
+
+        body = {"features": list(features), "entities": list(entities), "transformed": transformed}
+        data: dict[str, list[Any]] = yield from self._json("POST", path("online", "features"), json=body)
+        join_key, *names = data  # the join key comes first
+        return FeatureVector(join_key, data[join_key], {n: data[n] for n in names})
+
+    @operation
+    def get_feature_history(
+        self,
+        feature_id: str,
+        entity_id: str | int | None = None,
+        *,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+        limit: int | None = None,
+    ) -> Steps[pa.Table]:
+        params = {"entity_id": entity_id, "start": start, "end": end, "limit": limit}
+        rows = yield from self._json("GET", path("features", feature_id, "values"), params=params)
+        return history_table(rows)
+
+    @operation
+    def get_historical_features(
+        self,
+        entity_rows: Any,
+        features: Sequence[str],
+        *,
+        timestamp_column: str = "event_timestamp",
+        transformed: bool = True,
+    ) -> Steps[Any]:
+        """A point-in-time-correct training set (pandas in → pandas out; Arrow or a list of
+        rows → Arrow). Tables travel as Parquet (exact types), lists of rows as JSON."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if not features:
+            raise ValidationError("name at least one feature")
+        as_pandas = _is_table(entity_rows) and not isinstance(entity_rows, pa.Table)
+        if _is_table(entity_rows):
+            table = pa.Table.from_pandas(entity_rows, preserve_index=False) if as_pandas else entity_rows
+            form = {
+                "features": list(features),
+                "timestamp_column": timestamp_column,
+                "transformed": "true" if transformed else "false",
+                "format": "parquet",
+            }
+            files = {"file": ("entity_rows.parquet", parquet_bytes(table), PARQUET)}
+            call = Call("POST", path("training-sets", "upload"), form=form, files=files)
+            response = yield from self._exchange(call)
+        elif isinstance(entity_rows, list):
+            body = {
+                "entity_rows": entity_rows,
+                "features": list(features),
+                "timestamp_column": timestamp_column,
+                "transformed": transformed,
+                "format": "parquet",
+            }
+            response = yield from self._exchange(Call("POST", path("training-sets"), json=body))
+        else:
+            raise ValidationError("entity rows must be a pandas DataFrame, an Arrow table or a list of dicts")
+        result = pq.read_table(pa.BufferReader(response.content))
+        return result.to_pandas() if as_pandas else result
+
+    # -- transformers and statistics ------------------------------------------------------------
+
+    @operation
+    def transform(self, name: str, values: Any, version: str | None = None) -> Steps[np.ndarray]:
+        """Transform raw values with the feature's current (or given) fitted transformer."""
+        import numpy as np
+
+        body = {"values": list(values), "version": version}
+        out = (yield from self._json("POST", path("features", name, "transform"), json=body))["values"]
+        array = np.asarray(out)
+        if array.dtype == object and array.ndim == 1 and not any(isinstance(v, list) for v in out):
+            array = np.asarray(out, dtype=float)  # nulls as NaN, as the transformers return them
+        return array
+
+    @operation
+    def statistics(
+        self, feature_id: str, *, start: datetime | str | None = None, end: datetime | str | None = None
+    ) -> Steps[FeatureStatistics]:
+        params = {"start": start, "end": end}
+        data = yield from self._json("GET", path("features", feature_id, "statistics"), params=params)
+        return FeatureStatistics.model_validate(data)
+
+    # -- the server -----------------------------------------------------------------------------
+
+    @operation
+    def health(self) -> Steps[dict[str, Any]]:
+        """The server's stores: reachable or not, version and latency (``FeatureStore.health``)."""
+        response = yield from self._exchange(Call("GET", "/health/ready", answers=frozenset({503})))
+        try:
+            stores: dict[str, Any] = response.json()["stores"]
+        except (ValueError, KeyError, TypeError):  # a 503 from something else than FStore
+            raise error_for(response, self.url) from None
+        return stores
+
+    @operation
+    def authenticate(self, username: str, password: str) -> Steps[None]:
+        """Log in with a user name and password; the client keeps the access and refresh tokens
+        and refreshes them when the server says the access token expired."""
+        form = {"username": username, "password": password}
+        tokens = yield from self._json("POST", path("auth", "token"), form=form, authenticated=False)
+        self._session.update(tokens)
+
+    @operation
+    def refresh(self) -> Steps[None]:
+        """New tokens for the refresh token a login returned."""
+        if not self._session.refresh_token:
+            raise AuthenticationError("no refresh token: log in first", reason="missing")
+        yield from self._refresh_steps()
+
+    @operation
+    def whoami(self) -> Steps[dict[str, Any]]:
+        """Who the credentials belong to: ``{"name", "role", "kind"}``."""
+        data: dict[str, Any] = yield from self._json("GET", path("auth", "me"))
+        return data
+
+
+def _is_table(value: Any) -> bool:
+    """A pandas DataFrame or an Arrow table (without importing pandas to ask)."""
+    module = type(value).__module__
+    return type(value).__name__ in ("DataFrame", "Table") and module.startswith(("pandas", "pyarrow"))
+
+
+def _column_names(table: Any) -> list[str]:
+    names = table.column_names if hasattr(table, "column_names") else table.columns
+    return [str(n) for n in names]
