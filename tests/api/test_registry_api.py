@@ -98,3 +98,22 @@ async def test_change_history(client: httpx.AsyncClient) -> None:
     assert records and all(r["object_type"] == "feature" for r in records)
     assert records[0]["action"] == "create"
     assert len((await client.get("/api/v1/history", params={"limit": 1})).json()) == 1
+
+
+async def test_fit_another_transformer_and_move_a_feature(client: httpx.AsyncClient) -> None:
+    await make_feature(client, "amount", transformer={"kind": "standard_scaler"})
+    rows = [
+        {"entity_id": f"c{i}", "value": float(i), "event_timestamp": "2025-01-01T00:00:00Z"} for i in range(4)
+    ]
+    await client.post("/api/v1/features/amount/values/batch", json={"values": rows})
+    fit = {"transformer": {"kind": "minmax_scaler"}, "version": "3.0.0"}
+    r = await client.post("/api/v1/features/amount/versions/fit", json=fit)
+    assert r.status_code == 201, r.text
+    assert r.json()["version"] == "3.0.0" and r.json()["transformer"]["kind"] == "minmax_scaler"
+    out = (await client.post("/api/v1/features/amount/transform", json={"values": [0.0, 3.0]})).json()
+    assert out["values"] == [0.0, 1.0]
+    assert (await client.post("/api/v1/entities", json={"name": "account"})).status_code == 201
+    moved = await client.patch("/api/v1/features/amount", json={"entity": "account"})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["version"] == "4.0.0"  # a new entity is a major change
+    assert (await client.get("/api/v1/features/amount")).json()["entity"] == "account"

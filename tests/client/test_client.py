@@ -144,6 +144,9 @@ def test_registry_writes_round_trip(client: Client) -> None:
     fitted = client.fit_transformer("sales", as_of="2025-01-01T12:00:00Z")
     assert fitted.transformer_state is not None and "fitted on 1 values" in fitted.reason
     assert client.fit_transformer("sales").version > fitted.version
+    other = client.fit_transformer("sales", transformer="minmax_scaler", version="9.0.0")
+    assert other.version == "9.0.0" and other.transformer is not None
+    assert other.transformer.kind == "minmax_scaler"
     restored = client.rollback("sales", "1.0.0")
     assert restored.current_version == "1.0.0"
     assert client.history("feature", "sales", 1)[0].action == "rollback"

@@ -12,7 +12,8 @@ from fstore.api.audit_trail import AuditTrail
 from fstore.api.errors import install_error_handlers
 from fstore.api.metrics import install_metrics
 from fstore.api.routes import ROUTERS
-from fstore.api.security import Auth, authorize, document_security
+from fstore.api.openapi import document_api
+from fstore.api.security import Auth, authorize
 from fstore.auth import Directory
 from fstore.config import Settings
 from fstore.store import FeatureStore
@@ -58,5 +59,5 @@ def create_app(store: FeatureStore | None = None, settings: Settings | None = No
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(AuditTrail, offline=service.offline)
-    document_security(app)
+    document_api(app)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 import pydantic
@@ -9,6 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fstore.errors import AuthenticationError, FStoreError
 
@@ -70,7 +73,31 @@ async def model_validation_error(request: Request, exc: Exception) -> JSONRespon
     return problem(422, "Invalid input", detail, "urn:fstore:error:ValidationError", errors=errors)
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """The methods of the most specific routes matching the path: ``/versions/fit`` is the
+    fit route (POST), not a version called "fit" (GET)."""
+    matches = []
+    for route in request.app.router.routes:
+        if isinstance(route, APIRoute) and route.path_regex.match(request.url.path):
+            matches.append((len(route.param_convertors), route.methods or set()))
+    if not matches:
+        return []
+    fewest = min(n for n, _ in matches)
+    return sorted({m for n, methods in matches if n == fewest for m in methods})
+
+
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Routing errors (unknown path 404, wrong method 405) in the same problem format."""
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    title = HTTPStatus(exc.status_code).phrase
+    return problem(exc.status_code, title, str(exc.detail), headers=headers or None)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(FStoreError, fstore_error)
     app.add_exception_handler(RequestValidationError, request_validation_error)
     app.add_exception_handler(pydantic.ValidationError, model_validation_error)

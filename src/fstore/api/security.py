@@ -3,17 +3,14 @@
 ``authorize`` runs before each route (an app-wide dependency): it finds the role the route
 needs (``required_role``), authenticates the bearer credential (a JWT access token or an
 ``fsk_`` API key), records the principal on ``request.state`` for the audit log and the
-access log, and refuses with 401 / 403. The roles are documented on each operation in the
-OpenAPI schema (``x-required-role``) and Swagger UI gets an "Authorize" button.
+access log, and refuses with 401 / 403. ``fstore.api.openapi`` documents the roles.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.openapi.utils import get_openapi
+from fastapi import Request
 from fastapi.routing import APIRoute
 
 from fstore.auth import Directory, Principal, Role, TokenIssuer
@@ -74,7 +71,8 @@ class Auth:
             raise ConfigurationError("authentication can only be disabled in dev mode (FSTORE_DEV_MODE=true)")
         secret = settings.secret_key.get_secret_value() if settings.secret_key else None
         if secret is None and settings.dev_mode:
-            log.warning("dev mode: no FSTORE_SECRET_KEY, using a throwaway key (tokens die with the server)")
+            if not self.disabled:
+                log.warning("dev mode: no FSTORE_SECRET_KEY; tokens are signed with a throwaway key")
             secret = throwaway_secret()
         if secret is None:
             raise ConfigurationError(
@@ -128,64 +126,3 @@ async def authorize(request: Request) -> None:
             required=required.value,
             role=principal.role.value,
         )
-
-
-_PROBLEM = {"$ref": "#/components/schemas/Problem"}
-_PROBLEM_SCHEMA = {
-    "type": "object",
-    "title": "Problem",
-    "description": "RFC 9457 problem details; extra members name the offending field or row.",
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-    },
-    "required": ["type", "title", "status", "detail"],
-}
-
-
-def _problem_response(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/problem+json": {"schema": _PROBLEM}}}
-
-
-def document_security(app: FastAPI) -> None:
-    """Add the bearer scheme, each operation's role and its 401/403 answers to the schema."""
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = get_openapi(
-            title=app.title,
-            version=app.version,
-            description=app.description,
-            routes=app.routes,
-        )
-        components = schema.setdefault("components", {})
-        components.setdefault("schemas", {})["Problem"] = _PROBLEM_SCHEMA
-        components["securitySchemes"] = {
-            "bearer": {
-                "type": "http",
-                "scheme": "bearer",
-                "description": "A JWT access token (POST /api/v1/auth/token) or an fsk_ API key.",
-            },
-            "password": {
-                "type": "oauth2",
-                "flows": {"password": {"tokenUrl": "/api/v1/auth/token", "scopes": {}}},
-            },
-        }
-        for path, operations in schema.get("paths", {}).items():
-            for method, operation in operations.items():
-                role = required_role(method.upper(), path)
-                responses = operation.setdefault("responses", {})
-                responses.setdefault("413", _problem_response("Request body too large"))
-                if role is None:
-                    continue
-                operation["security"] = [{"bearer": []}, {"password": []}]
-                operation["x-required-role"] = role.value
-                responses.setdefault("401", _problem_response("Missing, expired or invalid credentials"))
-                responses.setdefault("403", _problem_response(f"Needs the {role.value} role"))
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

@@ -215,14 +215,12 @@ class RegistryOperations(Exchange):
         transformer: Any = None,
         version: str | None = None,
     ) -> Steps[FeatureVersion]:
-        """Fit the feature's transformer on the server's history up to ``as_of``; registers the
-        fitted state as a new version. The API fits the current transformer only."""
-        if transformer is not None or version is not None:
-            raise ValidationError(
-                "the API fits the feature's current transformer only, with the next version: "
-                "change the transformer first (update_feature, or fstore features update), then fit"
-            )
-        body = {"as_of": as_of} if as_of is not None else {}
+        """Fit the feature's transformer (or ``transformer``, a kind and parameters) on the
+        server's history up to ``as_of``; registers the fitted state as a new version."""
+        body: dict[str, Any] = {"as_of": as_of, "version": version}
+        if transformer is not None:
+            body["transformer"] = transformer_body(transformer)
+        body = {k: v for k, v in body.items() if v is not None}
         data = yield from self._json("POST", path("features", name, "versions", "fit"), json=body)
         return FeatureVersion.model_validate(data)
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from fstore.api.deps import Store
+from fstore.api.types import Timestamp
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -28,6 +29,6 @@ async def list_audit(
     store: Store,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     actor: str | None = None,
-    since: datetime | None = None,
+    since: Timestamp | None = None,
 ) -> list[dict[str, Any]]:
     return await store.offline.list_audit(limit=limit, actor=actor, since=since)

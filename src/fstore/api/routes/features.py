@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from fstore.api.deps import Store
+from fstore.api.types import Flag
 from fstore.enums import FeatureType, TransformerKind, ValueType
 from fstore.models import Feature, FeatureVersion
 
@@ -46,7 +47,7 @@ class FeatureIn(BaseModel):
     tags: list[str] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
     owner: str = ""
-    nullable: bool = False
+    nullable: Flag = False
     ttl_seconds: int | None = Field(default=None, gt=0)
     dependencies: list[str] = Field(default_factory=list)
     transformer: TransformerIn | None = None
@@ -63,13 +64,14 @@ class FeatureUpdate(BaseModel):
     )
 
     description: str | None = None
+    entity: str | None = None
     type: FeatureType | None = None
     dtype: ValueType | None = None
     group: str | None = None
     tags: list[str] | None = None
     metadata: dict[str, Any] | None = None
     owner: str | None = None
-    nullable: bool | None = None
+    nullable: Flag | None = None
     ttl_seconds: int | None = Field(default=None, gt=0)
     dependencies: list[str] | None = None
     transformer: TransformerIn | None = None

@@ -34,6 +34,7 @@ class GroupUpdate(BaseModel):
     )
 
     description: str | None = None
+    entity: str | None = None
     tags: list[str] | None = None
     metadata: dict[str, Any] | None = None
     owner: str | None = None

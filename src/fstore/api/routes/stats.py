@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter
 
 from fstore.api.deps import Store
+from fstore.api.types import Timestamp
 from fstore.models import FeatureStatistics
 
 router = APIRouter(prefix="/api/v1/features/{name}/statistics", tags=["statistics"])
@@ -14,6 +13,6 @@ router = APIRouter(prefix="/api/v1/features/{name}/statistics", tags=["statistic
 
 @router.get("", response_model=FeatureStatistics)
 async def statistics(
-    name: str, store: Store, start: datetime | None = None, end: datetime | None = None
+    name: str, store: Store, start: Timestamp | None = None, end: Timestamp | None = None
 ) -> FeatureStatistics:
     return await store.statistics(name, start=start, end=end)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from fstore.api.deps import AuthDep, CurrentPrincipal
+from fstore.api.types import Flag
 from fstore.auth import ApiKey, Role, User
 from fstore.auth.directory import UserName
 from fstore.auth.passwords import MIN_PASSWORD_LENGTH
@@ -32,7 +33,7 @@ class UserPatch(BaseModel):
 
     role: Role | None = None
     password: str | None = Field(default=None, **PASSWORD_LIMITS)
-    disabled: bool | None = None
+    disabled: Flag | None = None
 
 
 class ApiKeyIn(BaseModel):

@@ -1,0 +1,44 @@
+"""Request field types that accept exactly what the OpenAPI schema says.
+
+Pydantic's lax mode would take ``0`` for a timestamp (seconds since 1970) or for ``false``;
+the schema promises an ISO 8601 string and a JSON boolean, and clients that send anything
+else have a bug worth a 422.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, StrictBool
+from starlette.convertors import Convertor, register_url_convertor
+
+_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$"
+
+
+def _iso_only(value: Any) -> Any:
+    if isinstance(value, bool | int | float) or (isinstance(value, str) and _NUMBER.match(value)):
+        raise ValueError("a timestamp is an ISO 8601 string, e.g. 2025-01-01T00:00:00Z")
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_iso_only), Field(examples=["2025-01-01T00:00:00Z"])]
+Flag = StrictBool
+
+
+class SemverConvertor(Convertor[str]):
+    """``{version:semver}`` in a route path: ``/versions/fit`` is then no version, so a GET
+    there is 405 (the fit route takes POST), not a 422 about a bad version."""
+
+    regex = r"(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("semver", SemverConvertor())
