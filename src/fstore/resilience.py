@@ -14,11 +14,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fstore.backends.online.base import OnlineRecord, OnlineStore, OnlineWrite
 from fstore.errors import StoreUnavailableError
+from fstore.instrumentation import OperationStats
 
 log = logging.getLogger(__name__)
 
@@ -27,21 +28,26 @@ Repair = Callable[[dict[str, int]], Awaitable[None]]
 
 @dataclass
 class Metrics:
-    """Counters of the serving path (exported by the REST API's /metrics)."""
+    """Counters of the serving and write paths, and the latency of every backend call
+    (``operations``); the REST API's /metrics exports them."""
 
     online_hits: int = 0
     online_misses: int = 0
     online_read_fallbacks: int = 0
     online_write_failures: int = 0
     online_repairs: int = 0
+    ingested_values: int = 0
+    operations: OperationStats = field(default_factory=OperationStats)
 
     def as_dict(self) -> dict[str, int]:
+        """The counters (not the latencies)."""
         return {
             "online_hits": self.online_hits,
             "online_misses": self.online_misses,
             "online_read_fallbacks": self.online_read_fallbacks,
             "online_write_failures": self.online_write_failures,
             "online_repairs": self.online_repairs,
+            "ingested_values": self.ingested_values,
         }
 
 

@@ -26,6 +26,7 @@ from fstore.catalog import Catalog, ResolvedFeature
 from fstore.columns import history_table, online_write, transform_arrow
 from fstore.config import Settings
 from fstore.errors import FStoreError, ValidationError
+from fstore.instrumentation import timed
 from fstore.models import (
     ChangeAction,
     Feature,
@@ -65,12 +66,13 @@ class FeatureStore(RegistryMethods):
         if settings is not None and overrides:
             self.settings = settings.model_copy(update=overrides)
         s = self.settings
-        self.metadata = create_metadata_store(s.resolved_metadata_url())
-        self.online = create_online_store(s.resolved_online_url())
-        self.offline = create_offline_store(s.resolved_offline_url())
+        self.metrics = Metrics()
+        ops = self.metrics.operations
+        self.metadata = timed(create_metadata_store(s.resolved_metadata_url()), "metadata", ops)
+        self.online = timed(create_online_store(s.resolved_online_url()), "online", ops)
+        self.offline = timed(create_offline_store(s.resolved_offline_url()), "offline", ops)
         self.registry = Registry(self.metadata, actor=s.actor)
         self.catalog = Catalog(self.registry, self.metadata, s.metadata_cache_seconds)
-        self.metrics = Metrics()
         self.guard = OnlineGuard(self.online, self.metrics, cooldown=s.online_retry_seconds)
         self.guard.repair = self._repair_online
         self._opened = False
@@ -266,6 +268,7 @@ class FeatureStore(RegistryMethods):
             online.setdefault(resolved.entity.name, []).append(write)
         for entity, writes in online.items():
             await self.guard.write(entity, writes)
+        self.metrics.ingested_values += sum(len(values) for _, values in batches)
 
     # -- reading values -------------------------------------------------------------------------
 

@@ -1,35 +1,228 @@
 """``fstore serve`` starts a real uvicorn server on the configured store."""
 
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
 
+from fstore.demo import FEATURES
 from server_redis import free_port
 
+if TYPE_CHECKING:
+    from conftest import Cli
 
-def test_serve_answers_over_http(tmp_path: Path) -> None:
+# Servers in these tests run in dev mode without auth, so they keep working with auth on.
+DEV_ENV = {"FSTORE_DEV_MODE": "true", "FSTORE_AUTH_DISABLED": "true"}
+
+
+@dataclass
+class Server:
+    base: str
+    proc: subprocess.Popen[str]
+    stderr: str = ""
+    lines: list[dict[str, Any]] = field(default_factory=list)
+
+    def get(self, path: str, **kw: Any) -> httpx.Response:
+        return httpx.get(f"{self.base}{path}", **{"timeout": 5, "verify": False, **kw})
+
+    def post(self, path: str, **kw: Any) -> httpx.Response:
+        return httpx.post(f"{self.base}{path}", **{"timeout": 5, "verify": False, **kw})
+
+
+def _env(home: Path, extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FSTORE_")}
+    return {**env, "FSTORE_HOME": str(home), **extra}
+
+
+@contextmanager
+def serving(
+    home: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    tls: bool = False,
+    json_logs: bool = True,
+    wait: float = 60,
+) -> Iterator[Server]:
+    """``fstore serve`` on a free port until the block ends; afterwards ``stderr`` holds the
+    server's log and ``lines`` its lines parsed as JSON (each must be)."""
     port = free_port()
-    cmd = [sys.executable, "-m", "fstore.cli", "--home", str(tmp_path), "serve", "--port", str(port)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "fstore.cli", "serve", "--port", str(port), *args]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(home, DEV_ENV if env is None else env),
+    )
+    server = Server(f"{'https' if tls else 'http'}://127.0.0.1:{port}", proc)
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + wait
         while True:
             try:
-                if httpx.get(f"{base}/health/live", timeout=1).status_code == 200:
+                if server.get("/health/live", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "server exited"
-            assert time.monotonic() < deadline, "fstore serve did not answer within 20 s"
+            if proc.poll() is not None:
+                pytest.fail(f"fstore serve exited with {proc.returncode}: {proc.communicate()[1]}")
+            assert time.monotonic() < deadline, f"fstore serve did not answer within {wait} s"
             time.sleep(0.1)
-        created = httpx.post(f"{base}/api/v1/entities", json={"name": "customer"}, timeout=5)
-        assert created.status_code == 201
-        assert httpx.get(f"{base}/api/v1/entities/customer", timeout=5).json()["join_key"] == "customer_id"
-        assert httpx.get(f"{base}/health/ready", timeout=5).status_code == 200
+        yield server
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        server.stderr = proc.communicate(timeout=15)[1]
+    if json_logs:
+        server.lines = [json.loads(line) for line in server.stderr.splitlines()]
+
+
+def test_serve_answers_over_http_and_logs_json(tmp_path: Path) -> None:
+    with serving(tmp_path / "home", "--dev", "--no-auth") as server:
+        created = server.post(
+            "/api/v1/entities", json={"name": "customer"}, headers={"X-Request-ID": "e2e-1"}
+        )
+        assert created.status_code == 201
+        assert created.headers["x-request-id"] == "e2e-1"
+        assert server.get("/api/v1/entities/customer").json()["join_key"] == "customer_id"
+        assert server.get("/health/ready").status_code == 200
+        too_big = server.post("/api/v1/entities", content=b"x" * (64 * 1024 * 1024 + 1))
+        assert too_big.status_code == 413
+        assert too_big.headers["content-type"].startswith("application/problem+json")
+        metrics = server.get("/metrics").text
+        assert 'fstore_store_operation_seconds_count{operation="write",store="metadata"}' in metrics
+    # every line of the server's log is a JSON object (json.loads above), uvicorn's too
+    by_logger = {line["logger"] for line in server.lines}
+    assert {"uvicorn.error", "fstore.api.access", "fstore.serve"} <= by_logger
+    started = [line["msg"] for line in server.lines if line["logger"] == "fstore.serve"]
+    assert f"FStore API at {server.base} (Swagger UI: {server.base}/docs)" in started
+    (access,) = [line for line in server.lines if line.get("request_id") == "e2e-1"]
+    assert access["logger"] == "fstore.api.access"
+    assert access["method"] == "POST" and access["route"] == "/api/v1/entities" and access["status"] == 201
+    assert access["actor"] == "dev" and access["client"] == "127.0.0.1"
+    assert not any("authentication is disabled" in line["msg"] for line in server.lines)  # loopback
+
+
+def test_text_logs_when_json_is_off(tmp_path: Path) -> None:
+    env = {**DEV_ENV, "FSTORE_LOG_JSON": "false"}
+    with serving(tmp_path / "home", env=env, json_logs=False) as server:
+        assert server.get("/health/live", headers={"X-Request-ID": "plain-1"}).status_code == 200
+    assert "GET /health/live 200" in server.stderr and "request_id=plain-1" in server.stderr
+    assert "Uvicorn running on" in server.stderr
+    assert not any(line.startswith("{") for line in server.stderr.splitlines())
+
+
+def test_no_auth_needs_dev(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FSTORE_DEV_MODE", raising=False)
+    line = cli("serve", "--no-auth", code=6).error_line()
+    assert "--no-auth needs --dev" in line
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "FSTORE_SECRET_KEY is not set"),
+        ({"FSTORE_AUTH_DISABLED": "true"}, "authentication can only be disabled in dev mode"),
+    ],
+)
+def test_unsafe_configuration_is_one_error_line_and_exit_6(
+    tmp_path: Path, env: dict[str, str], expected: str
+) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "fstore.cli", "serve", "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path / "home", env),
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 6, proc.stderr
+    assert proc.stderr.splitlines() == [proc.stderr.strip()], proc.stderr
+    assert proc.stderr.startswith("error: ") and expected in proc.stderr
+
+
+def test_a_public_host_without_auth_is_warned_about(tmp_path: Path) -> None:
+    with serving(tmp_path / "home", "--dev", "--no-auth", "--host", "0.0.0.0") as server:
+        assert server.get("/health/live").status_code == 200
+    (warning,) = [
+        line for line in server.lines if line["level"] == "warning" and line["logger"] == "fstore.serve"
+    ]
+    assert "authentication is disabled" in warning["msg"] and "0.0.0.0" in warning["msg"]
+
+
+def _self_signed(where: Path) -> tuple[Path, Path]:
+    openssl = shutil.which("openssl")
+    assert openssl, "the TLS test needs the openssl command"
+    cert, key = where / "cert.pem", where / "key.pem"
+    subject = ["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"]
+    files = ["-keyout", str(key), "-out", str(cert)]
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", *subject, *files],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key
+
+
+def test_serve_over_tls(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    args = ("--dev", "--no-auth", "--ssl-certfile", str(cert), "--ssl-keyfile", str(key))
+    with serving(tmp_path / "home", *args, tls=True) as server:
+        assert server.base.startswith("https://")
+        trusted = httpx.get(
+            f"{server.base}/health/live", verify=ssl.create_default_context(cafile=cert), timeout=5
+        )
+        assert trusted.status_code == 200
+        assert server.post("/api/v1/entities", json={"name": "customer"}).status_code == 201
+        plain = server.base.replace("https://", "http://")
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"{plain}/health/live", timeout=5)
+    started = [line["msg"] for line in server.lines if line["logger"] == "fstore.serve"]
+    assert any(msg.startswith(f"FStore API at {server.base}") for msg in started)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--ssl-certfile", "{cert}"),
+        ("--ssl-keyfile", "{key}"),
+        ("--ssl-certfile", "{cert}", "--ssl-keyfile", "nope"),
+    ],
+)
+def test_tls_options_are_checked(cli: Cli, tmp_path: Path, args: tuple[str, ...]) -> None:
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    cert.write_text("x")
+    key.write_text("x")
+    filled = [a.format(cert=cert, key=key) for a in args]
+    line = cli("serve", "--dev", *filled, code=2).error_line()
+    assert "--ssl-keyfile" in line or "no such file" in line
+
+
+def test_demo_is_loaded_once_and_served(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    names = [feature.name for feature, _ in FEATURES]
+    with serving(home, "--dev", "--no-auth", "--demo") as server:
+        r = server.post(
+            "/api/v1/online/features", json={"features": names, "entities": ["C000000", "C000999"]}
+        )
+        assert r.status_code == 200, r.text
+        vector = r.json()
+        assert vector["customer_id"] == ["C000000", "C000999"]
+        for name in names:
+            assert len(vector[name]) == 2 and all(v is not None for v in vector[name]), name
+    assert any(line["msg"].startswith("demo loaded: ") for line in server.lines)
+    with serving(home, "--dev", "--no-auth", "--demo") as again:
+        assert again.get("/api/v1/features").json()["total"] == len(names)
+    assert any("the demo is not loaded" in line["msg"] for line in again.lines)

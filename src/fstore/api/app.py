@@ -10,9 +10,9 @@ from fastapi import Depends, FastAPI
 import fstore
 from fstore.api.audit_trail import AuditTrail
 from fstore.api.errors import install_error_handlers
-from fstore.api.metrics import install_metrics
-from fstore.api.routes import ROUTERS
+from fstore.api.observability import install_observability
 from fstore.api.openapi import document_api
+from fstore.api.routes import ROUTERS
 from fstore.api.security import Auth, authorize
 from fstore.auth import Directory
 from fstore.config import Settings
@@ -55,9 +55,9 @@ def create_app(store: FeatureStore | None = None, settings: Settings | None = No
     app.state.store = service
     app.state.auth = auth
     install_error_handlers(app)
-    install_metrics(app, service)
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(AuditTrail, offline=service.offline)
+    install_observability(app, service, settings)  # after every add_middleware: outermost
     document_api(app)
     return app

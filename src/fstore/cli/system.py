@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from fstore.cli.options import JsonOpt
 from fstore.cli.output import console, emit, kv_table, progress_enabled, table
-from fstore.cli.runner import run
+from fstore.cli.runner import fail, run
+
+if TYPE_CHECKING:
+    import logging
+
+    from fstore.config import Settings
 
 UNAVAILABLE_EXIT = 7
 
@@ -81,17 +87,105 @@ def demo(
 def serve(
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
+    dev: Annotated[
+        bool,
+        typer.Option("--dev", help="Development mode: no FSTORE_SECRET_KEY needed, --no-auth allowed."),
+    ] = False,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="No authentication: everyone is admin (only with --dev).")
+    ] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="First load the demo data, if the store has no features yet.")
+    ] = False,
+    ssl_certfile: Annotated[
+        Path | None, typer.Option("--ssl-certfile", help="TLS certificate (PEM); with --ssl-keyfile.")
+    ] = None,
+    ssl_keyfile: Annotated[
+        Path | None, typer.Option("--ssl-keyfile", help="TLS private key (PEM); with --ssl-certfile.")
+    ] = None,
 ) -> None:
     """Start the REST API on the configured stores (Swagger UI at /docs).
 
-    The API has no authentication yet (it comes with JWT/RBAC): keep it on localhost."""
+    Outside dev mode the API needs FSTORE_SECRET_KEY (exit code 6 without it). Logs go to
+    stderr, one JSON object per line unless FSTORE_LOG_JSON=false."""
+    import logging
+    import logging.config
+
     import uvicorn
 
     from fstore.api import create_app
-    from fstore.cli.runner import settings
+    from fstore.api.observability import logging_config
+    from fstore.cli.runner import guard, settings
 
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        console(stderr=True).print(
-            f"[yellow]warning:[/] the API has no authentication yet and listens on {host}:{port}"
-        )
-    uvicorn.run(create_app(settings=settings()), host=host, port=port, log_level="info")
+    base = settings()
+    if no_auth and not (dev or base.dev_mode):
+        raise fail("--no-auth needs --dev: authentication can only be disabled in development mode", 6)
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise fail("give both --ssl-certfile and --ssl-keyfile, or neither", 2)
+    for path in (ssl_certfile, ssl_keyfile):
+        if path is not None and not path.is_file():
+            raise fail(f"{path}: no such file", 2)
+    update: dict[str, Any] = {}
+    if dev:
+        update["dev_mode"] = True
+    if no_auth:
+        update["auth_disabled"] = True
+    config = base.model_copy(update=update)
+
+    log_config = logging_config(config.log_json)
+    logging.config.dictConfig(log_config)
+    log = logging.getLogger("fstore.serve")
+    with guard():
+        app = create_app(settings=config)
+        if demo:
+            _load_demo(config, log)
+    tls = ssl_certfile is not None
+    url = f"{'https' if tls else 'http'}://{_url_host(host)}:{port}"
+    if config.auth_disabled and not _is_loopback(host):
+        log.warning("authentication is disabled and the API listens on %s: whoever reaches it is admin", host)
+    log.info("FStore API at %s (Swagger UI: %s/docs)", url, url)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=log_config,
+        log_level="info",
+        access_log=False,  # the API writes its own access log (request id, route, actor)
+        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
+    )
+
+
+def _load_demo(config: Settings, log: logging.Logger) -> None:
+    """What ``fstore demo`` does with its defaults, unless the store already has features."""
+    import asyncio
+
+    from fstore.demo import DemoConfig, run_demo
+    from fstore.store import FeatureStore
+
+    demo = DemoConfig()
+
+    async def load() -> int | None:
+        async with FeatureStore(config) as store:
+            if await store.list_features():
+                return None
+            return (await run_demo(store, demo)).values_ingested
+
+    loaded = asyncio.run(load())
+    if loaded is None:
+        log.info("the store already has features: the demo is not loaded")
+    else:
+        log.info("demo loaded: %d values of %d customers", loaded, demo.customers)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
