@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(
         default_factory=list,
         description="Origins allowed to call the API from a browser (none by default); "
-        'as JSON in the environment: FSTORE_CORS_ORIGINS=\'["https://ui.example.com"]\'.',
+        "as JSON in the environment: FSTORE_CORS_ORIGINS='[\"https://ui.example.com\"]'.",
     )
     max_request_bytes: int = Field(
         default=64 * 1024 * 1024, gt=0, description="Largest request body the API accepts (413 beyond)."
