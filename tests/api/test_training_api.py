@@ -79,6 +79,9 @@ async def test_transform_a_batch(client: httpx.AsyncClient) -> None:
     assert r.json()["values"] == [[0.0, 1.0]]
     await make_feature(client, "plain")
     assert_problem(await client.post("/api/v1/features/plain/transform", json={"values": [1.0]}), 422)
+    for ragged in ([[1.0], 2.0], [{}, []], ["a"]):  # found by schemathesis: once a 500
+        r = await client.post("/api/v1/features/amount/transform", json={"values": ragged})
+        assert "numbers" in assert_problem(r, 422)["detail"]
 
 
 # -- entity rows uploaded as a file -------------------------------------------------------------

@@ -3,19 +3,11 @@ and the hand-made data it starts with."""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
 from fstore import Settings, SyncFeatureStore
-from fstore.api import create_app
-from server_redis import free_port
 
 # (customer, event time, amount, segment)
 HISTORY = [
@@ -32,26 +24,6 @@ class Server:
     url: str
     home: Path
     settings: Settings
-
-
-@contextmanager
-def serving(settings: Settings) -> Iterator[str]:
-    """``create_app(settings=…)`` served by uvicorn on a free port until the block ends."""
-    port = free_port()
-    config = uvicorn.Config(create_app(settings=settings), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive(), "the server thread died while starting"
-        assert time.monotonic() < deadline, "the server did not start within 20 s"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def seed(fs: SyncFeatureStore) -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from client_helpers import Server, seed, serving
+from client_helpers import Server, seed
 
 from fstore import Client, FeatureStore, Settings, SyncFeatureStore
+from server_api import api_server
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +22,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     settings = Settings(home=home, actor="tester", dev_mode=True, auth_disabled=True)
     with FeatureStore.sync(settings) as fs:
         seed(fs)
-    with serving(settings) as url:
+    with api_server(settings) as url:
         yield Server(url, home, settings)
 
 

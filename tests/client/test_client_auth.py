@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from client_helpers import serving
 from pydantic import SecretStr
 
 from fstore import AsyncClient, Client, FeatureStore, Settings
 from fstore.auth import Directory, Principal, Role, TokenIssuer
 from fstore.errors import AuthenticationError, PermissionDeniedError
+from server_api import api_server
 
 PASSWORD = "correct horse battery"
 
@@ -47,7 +47,7 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
     home: Path = tmp_path_factory.mktemp("secured")
     settings = Settings(home=home, actor="tester", secret_key=SecretStr(secret))
     key = asyncio.run(_users(settings))
-    with serving(settings) as url:
+    with api_server(settings) as url:
         yield Secured(url, secret, key)
 
 

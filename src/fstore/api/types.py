@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, StrictBool
+from pydantic import BeforeValidator, Field, StrictBool, StrictInt, StrictStr
 from starlette.convertors import Convertor, register_url_convertor
 
 _NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
@@ -26,6 +26,7 @@ def _iso_only(value: Any) -> Any:
 
 Timestamp = Annotated[datetime, BeforeValidator(_iso_only), Field(examples=["2025-01-01T00:00:00Z"])]
 Flag = StrictBool
+EntityId = StrictStr | StrictInt  # an id of the entity's value type; never a boolean
 
 
 class SemverConvertor(Convertor[str]):

@@ -47,7 +47,10 @@ def to_float_array(values: Any) -> np.ndarray:
         except (TypeError, ValueError) as exc:
             raise TransformerError(f"a numeric transformer needs numbers: {exc}") from None
         return _one_dimensional(arr)
-    arr = np.asarray(values)
+    try:
+        arr = np.asarray(values)
+    except ValueError as exc:  # ragged input such as [[1], 2]
+        raise TransformerError(f"a numeric transformer needs a flat list of numbers: {exc}") from None
     if arr.dtype.kind not in "biuf":
         if arr.dtype.kind != "O":
             raise TransformerError(f"a numeric transformer needs numbers, got an array of {arr.dtype}")
