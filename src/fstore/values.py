@@ -10,6 +10,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -110,9 +111,20 @@ def check_value(feature: Feature, value: Any, row: int | None = None, entity_id:
 
 
 def _rows_to_columns(rows: Sequence[Any]) -> tuple[list[Any], list[Any], list[Any]]:
-    ids: list[Any] = []
-    times: list[Any] = []
-    vals: list[Any] = []
+    ids: list[Any]
+    times: list[Any]
+    vals: list[Any]
+    if all(type(row) is dict for row in rows):
+        # The common case (REST batches, SDK lists of dicts) column by column in C; a row
+        # without a required key falls through to the loop below, which names it.
+        try:
+            ids = list(map(itemgetter("entity_id"), rows))
+            vals = list(map(itemgetter("value"), rows))
+        except KeyError:
+            pass
+        else:
+            return ids, [row.get("event_timestamp") for row in rows], vals
+    ids, times, vals = [], [], []
     for i, row in enumerate(rows):
         if isinstance(row, FeatureValue):
             ids.append(row.entity_id)
@@ -135,22 +147,78 @@ def _rows_to_columns(rows: Sequence[Any]) -> tuple[list[Any], list[Any], list[An
 
 def _coerce_rows(feature: Feature, rows: Sequence[Any], now_us: int) -> Values:
     ids, times, vals = _rows_to_columns(rows)
-    keys = [entity_key_of(eid, i) for i, eid in enumerate(ids)]
-    micros: list[int] = []
-    for i, t in enumerate(times):
-        if t is None:
-            micros.append(now_us)
-            continue
-        try:
-            micros.append(to_micros(t))
-        except ValidationError as exc:
-            raise ValidationError(f"{_where(i, ids[i])}{exc.message}", row=i) from None
-    clean = [check_value(feature, v, i, ids[i]) for i, v in enumerate(vals)]
-    return Values(
-        pa.array(keys, pa.string()),
-        pa.array(micros, pa.int64()).cast(TS_TYPE),
-        pa.array(clean, arrow_type(feature.dtype)),  # type: ignore[arg-type]
-    )
+    # Each column first takes a vectorised path that accepts only plainly valid input; any
+    # doubt sends it through the row-by-row checks, which name the first bad row. Columns are
+    # checked in the same order either way, so a bad batch gets the same error.
+    keys = _plain_ids(ids)
+    if keys is None:
+        keys = pa.array([entity_key_of(eid, i) for i, eid in enumerate(ids)], pa.string())
+    stamps = _plain_times(times, now_us)
+    if stamps is None:
+        micros: list[int] = []
+        for i, t in enumerate(times):
+            if t is None:
+                micros.append(now_us)
+                continue
+            try:
+                micros.append(to_micros(t))
+            except ValidationError as exc:
+                raise ValidationError(f"{_where(i, ids[i])}{exc.message}", row=i) from None
+        stamps = pa.array(micros, pa.int64()).cast(TS_TYPE)
+    clean = _plain_values(feature, vals)
+    if clean is None:
+        checked = [check_value(feature, v, i, ids[i]) for i, v in enumerate(vals)]
+        clean = pa.array(checked, arrow_type(feature.dtype))  # type: ignore[arg-type]
+    return Values(keys, stamps, clean)
+
+
+_NONE = type(None)
+_ARROW_ERRORS = (pa.ArrowException, OverflowError, TypeError, ValueError)
+
+
+def _plain_ids(ids: list[Any]) -> pa.Array | None:
+    """Non-empty strings (or ints, stored as strings) as an Arrow column, else None."""
+    kinds = set(map(type, ids))
+    if not kinds <= {str, int} or "" in ids:
+        return None
+    return pa.array(ids if int not in kinds else [str(e) for e in ids], pa.string())
+
+
+def _plain_times(times: list[Any], now_us: int) -> pa.Array | None:
+    """datetimes (naive = UTC) and Nones (= now) as UTC microseconds, else None."""
+    kinds = set(map(type, times))
+    if not kinds <= {datetime, _NONE}:
+        return None
+    try:
+        stamps = pa.array(times, TS_TYPE)  # converts aware datetimes to UTC like to_micros
+    except _ARROW_ERRORS:
+        return None
+    return stamps.fill_null(pa.scalar(now_us, TS_TYPE)) if _NONE in kinds else stamps
+
+
+def _plain_values(feature: Feature, vals: list[Any]) -> pa.Array | None:
+    """Values that ``check_value`` would return unchanged (plain str, int, finite float, or
+    None where allowed) as an Arrow column of the feature's type, else None."""
+    kinds = set(map(type, vals))
+    if _NONE in kinds:
+        if not feature.nullable:
+            return None
+        kinds.discard(_NONE)
+    if feature.dtype is ValueType.STRING:
+        allowed: set[type] = {str}
+    elif feature.dtype is ValueType.INT:
+        allowed = {int}
+    else:
+        allowed = {float, int}
+    if not kinds <= allowed:
+        return None
+    try:
+        arr = pa.array(vals, arrow_type(feature.dtype))  # type: ignore[arg-type]
+    except _ARROW_ERRORS:  # e.g. an int beyond what the type holds exactly
+        return None
+    if feature.dtype is ValueType.FLOAT and float in kinds and not pc.all(pc.is_finite(arr)).as_py():
+        return None  # NaN or infinities: nulls or errors, decided row by row
+    return arr
 
 
 def _first_true(mask: pa.Array | pa.ChunkedArray) -> int | None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.encoders import jsonable_encoder
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
 from fstore.api.deps import Store
@@ -45,16 +49,55 @@ class Stored(BaseModel):
     stored: int
 
 
+class _GCPausedRoute(APIRoute):
+    """Handles the request (body parsing and validation included) with the cyclic GC paused.
+
+    A batch of 10,000 values makes ~50,000 short-lived containers; collections during the
+    request promote them and then trigger a full collection of the whole heap every other
+    batch (~60 ms here, as long as the rest of the request). They are all freed by reference
+    counting when the request ends, so pausing costs nothing."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def paused(request: Request) -> Response:
+            with _gc_paused():
+                return await handler(request)
+
+        return paused
+
+
+_pausing = 0  # requests in flight that paused the GC
+_was_enabled = True
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    global _pausing, _was_enabled
+    if _pausing == 0:
+        _was_enabled = gc.isenabled()
+        gc.disable()
+    _pausing += 1
+    try:
+        yield
+    finally:
+        _pausing -= 1
+        if _pausing == 0 and _was_enabled:
+            gc.enable()
+
+
+# The hot routes take the store straight from the app state: the shared ``Store`` dependency
+# is a plain function, which FastAPI runs on a worker thread (a thread hop per request).
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Stored)
-async def store_value(name: str, body: ValueIn, store: Store) -> Stored:
+async def store_value(name: str, body: ValueIn, request: Request) -> Stored:
+    store: FeatureStore = request.app.state.store
     n = await store.store_feature_value(name, body.entity_id, body.value, body.event_timestamp)
     return Stored(stored=n)
 
 
-@router.post("/batch", status_code=status.HTTP_201_CREATED, response_model=Stored)
 async def store_values(name: str, body: BatchIn, request: Request) -> Stored:
-    # The store straight from the app state: the shared ``Store`` dependency is a plain
-    # function, which FastAPI runs on a worker thread (a thread hop per request).
     store: FeatureStore = request.app.state.store
     # Plain dicts, not model_dump() (7 ms for 10,000 rows); the store validates them again.
     rows = [
@@ -62,6 +105,16 @@ async def store_values(name: str, body: BatchIn, request: Request) -> Stored:
         for v in body.values
     ]
     return Stored(stored=await store.store_feature_values(name, rows))
+
+
+router.add_api_route(
+    "/batch",
+    store_values,
+    methods=["POST"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=Stored,
+    route_class_override=_GCPausedRoute,
+)
 
 
 @router.get("", summary="The stored history of raw and transformed values")
