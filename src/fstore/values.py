@@ -185,12 +185,18 @@ def _plain_ids(ids: list[Any]) -> pa.Array | None:
 
 
 def _plain_times(times: list[Any], now_us: int) -> pa.Array | None:
-    """datetimes (naive = UTC) and Nones (= now) as UTC microseconds, else None."""
+    """datetimes (naive = UTC), ISO strings with a zone, and Nones (= now) as UTC
+    microseconds, else None."""
     kinds = set(map(type, times))
-    if not kinds <= {datetime, _NONE}:
-        return None
     try:
-        stamps = pa.array(times, TS_TYPE)  # converts aware datetimes to UTC like to_micros
+        if kinds <= {datetime, _NONE}:
+            stamps = pa.array(times, TS_TYPE)  # converts aware datetimes to UTC like to_micros
+        elif kinds <= {str, _NONE}:
+            # Arrow's ISO-8601 parser; it refuses strings without a zone (and anything odd),
+            # which then go row by row through to_micros, the reference.
+            stamps = pa.array(times, pa.string()).cast(TS_TYPE)
+        else:
+            return None
     except _ARROW_ERRORS:
         return None
     return stamps.fill_null(pa.scalar(now_us, TS_TYPE)) if _NONE in kinds else stamps

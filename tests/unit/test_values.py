@@ -97,3 +97,34 @@ def test_timestamps() -> None:
         to_datetime("yesterday")
     with pytest.raises(ValidationError):
         to_datetime(12345)
+
+
+TIME_TEXTS = [
+    "2025-01-01T00:00:00Z",
+    "2025-01-01T05:30:00+05:30",
+    "2025-01-01T10:00:00.123456Z",
+    "2025-01-01T10:00:00.5-02:00",
+    "2025-01-01T10:00:00+0530",
+    "2025-01-01",  # no zone: UTC (Arrow refuses it, so the row-by-row path decides)
+    "2025-01-01 10:00:00",
+    " 2025-01-01T00:00:00Z",
+]
+
+
+@pytest.mark.parametrize("text", TIME_TEXTS)
+def test_iso_strings_parse_the_same_in_bulk_as_one_by_one(text: str) -> None:
+    feature = AMOUNT
+    rows = [{"entity_id": f"c{i}", "value": 1.0, "event_timestamp": text} for i in range(3)]
+    zoned = [{**rows[0], "event_timestamp": "2025-03-01T00:00:00Z"}, *rows[1:]]
+    for batch in (rows, zoned):
+        got = coerce_values(feature, batch).event_ts.to_pylist()
+        assert got == [to_datetime(r["event_timestamp"]) for r in batch]
+
+
+def test_an_impossible_date_in_bulk_names_its_row() -> None:
+    feature = AMOUNT
+    rows = [{"entity_id": f"c{i}", "value": 1.0, "event_timestamp": "2025-01-01T00:00:00Z"} for i in range(3)]
+    rows[2]["event_timestamp"] = "2025-02-30T00:00:00Z"
+    with pytest.raises(ValidationError) as info:
+        coerce_values(feature, rows)
+    assert "row 2" in str(info.value)

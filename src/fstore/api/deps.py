@@ -1,4 +1,5 @@
-"""Dependencies shared by the routers."""
+"""Dependencies shared by the routers. They are ``async def`` because FastAPI runs a plain
+function dependency on a worker thread: a thread hop per request for a dictionary lookup."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fstore.auth import Principal
 from fstore.store import FeatureStore
 
 
-def get_store(request: Request) -> FeatureStore:
+async def get_store(request: Request) -> FeatureStore:
     """The application's FeatureStore (set by ``create_app``)."""
     store: FeatureStore = request.app.state.store
     return store
@@ -20,13 +21,13 @@ def get_store(request: Request) -> FeatureStore:
 Store = Annotated[FeatureStore, Depends(get_store)]
 
 
-def get_auth(request: Request) -> Auth:
+async def get_auth(request: Request) -> Auth:
     """The app's authentication (token issuer and user directory)."""
     auth: Auth = request.app.state.auth
     return auth
 
 
-def get_principal(request: Request) -> Principal:
+async def get_principal(request: Request) -> Principal:
     """Who the request acts as (set by ``security.authorize``)."""
     principal: Principal = request.state.principal
     return principal

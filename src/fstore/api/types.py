@@ -11,7 +11,15 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, StrictBool, StrictInt, StrictStr
+from pydantic import (
+    BeforeValidator,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    WithJsonSchema,
+)
 from starlette.convertors import Convertor, register_url_convertor
 
 _NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
@@ -25,6 +33,13 @@ def _iso_only(value: Any) -> Any:
 
 
 Timestamp = Annotated[datetime, BeforeValidator(_iso_only), Field(examples=["2025-01-01T00:00:00Z"])]
+# For bulk rows: checked by pydantic-core's regex (no Python call per row) and handed to the
+# store as text, which parses it (and names the row if the date itself is impossible).
+TimestampText = Annotated[
+    str,
+    StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}"),
+    WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2025-01-01T00:00:00Z"]}),
+]
 Flag = StrictBool
 EntityId = StrictStr | StrictInt  # an id of the entity's value type; never a boolean
 

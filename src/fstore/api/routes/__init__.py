@@ -19,14 +19,15 @@ from fstore.api.routes import (
     versions,
 )
 
+# Starlette tries routes in order: the hot serving route goes first.
 ROUTERS: list[APIRouter] = [
+    vectors.router,
     health.router,
     entities.router,
     features.router,
     groups.router,
     versions.router,
     values.router,
-    vectors.router,
     stats.router,
     training.router,
     lineage.router,

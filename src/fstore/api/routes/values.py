@@ -13,10 +13,9 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
 from fstore.api.deps import Store
-from fstore.api.types import EntityId, Timestamp
+from fstore.api.types import EntityId, Timestamp, TimestampText
 from fstore.errors import NotFoundError
 from fstore.models import FeatureValue
-from fstore.store import FeatureStore
 
 router = APIRouter(prefix="/api/v1/features/{name}/values", tags=["values"])
 
@@ -31,7 +30,7 @@ class ValueIn(BaseModel):
 
     entity_id: EntityId
     value: Any = None
-    event_timestamp: Timestamp | None = None
+    event_timestamp: TimestampText | None = None
 
 
 class BatchIn(BaseModel):
@@ -86,19 +85,13 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-# The hot routes take the store straight from the app state: the shared ``Store`` dependency
-# is a plain function, which FastAPI runs on a worker thread (a thread hop per request).
-
-
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Stored)
-async def store_value(name: str, body: ValueIn, request: Request) -> Stored:
-    store: FeatureStore = request.app.state.store
+async def store_value(name: str, body: ValueIn, store: Store) -> Stored:
     n = await store.store_feature_value(name, body.entity_id, body.value, body.event_timestamp)
     return Stored(stored=n)
 
 
-async def store_values(name: str, body: BatchIn, request: Request) -> Stored:
-    store: FeatureStore = request.app.state.store
+async def store_values(name: str, body: BatchIn, store: Store) -> Stored:
     # Plain dicts, not model_dump() (7 ms for 10,000 rows); the store validates them again.
     rows = [
         {"entity_id": v.entity_id, "value": v.value, "event_timestamp": v.event_timestamp}

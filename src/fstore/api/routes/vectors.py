@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from fstore.api.deps import Store
 from fstore.api.responses import FastJSONResponse
-from fstore.store import FeatureStore
+from fstore.api.types import EntityId, Flag
 
 router = APIRouter(prefix="/api/v1/online", tags=["serving"])
 
@@ -20,8 +21,8 @@ class VectorIn(BaseModel):
     )
 
     features: list[str] = Field(min_length=1)
-    entities: list[str | int] = Field(min_length=1)
-    transformed: bool = True
+    entities: list[EntityId] = Field(min_length=1)
+    transformed: Flag = True
 
 
 _VECTOR_EXAMPLE = {"customer_id": ["c1", "c2"], "age": [0.42, None], "plan": ["gold", None]}
@@ -34,9 +35,6 @@ _VECTOR_EXAMPLE = {"customer_id": ["c1", "c2"], "age": [0.42, None], "plan": ["g
     response_class=FastJSONResponse,
     responses={200: {"content": {"application/json": {"example": _VECTOR_EXAMPLE}}}},
 )
-async def get_vector(body: VectorIn, request: Request) -> FastJSONResponse:
-    # The store straight from the app state: the shared ``Store`` dependency is a plain
-    # function, which FastAPI runs on a worker thread (a thread hop per request).
-    store: FeatureStore = request.app.state.store
+async def get_vector(body: VectorIn, store: Store) -> FastJSONResponse:
     vector = await store.get_feature_vector(body.features, body.entities, transformed=body.transformed)
     return FastJSONResponse(vector.to_dict())
