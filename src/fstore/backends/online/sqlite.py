@@ -110,6 +110,9 @@ def _newest_per_entity(writes: Sequence[OnlineWrite]) -> dict[Any, dict[str, tup
         # Fast path (materialisation): every write covers the same distinct ids in the same
         # order, so the docs are built column-wise with no per-value comparisons.
         if all(list(w.entity_ids) == ids for w in writes[1:]) and len(set(ids)) == len(ids):
+            if len(writes) == 1:  # one feature (an API batch): no per-entity zip of records
+                fid = writes[0].feature_id
+                return {eid: {fid: rec} for eid, rec in zip(ids, _records(writes[0]), strict=True)}
             fids = [w.feature_id for w in writes]
             rows = zip(*map(_records, writes), strict=True)
             return {eid: dict(zip(fids, recs, strict=True)) for eid, recs in zip(ids, rows, strict=True)}
@@ -228,16 +231,17 @@ class SQLiteOnlineStore:
             # Sorted keys: the B-tree is updated in order (fewer page splits, hotter cache).
             keyed = sorted(((f"{entity}:{eid}", doc) for eid, doc in batch.items()), key=itemgetter(0))
             keys = [key for key, _ in keyed]
-            loads = orjson.loads
+            loads, dumps = orjson.loads, orjson.dumps
             applied = 0
             with write_transaction(conn, STORE, self._lock):
                 # 2. Merge with what is stored, inside the transaction: last write wins by
                 #    event time; a stored newer value is kept; equal times: the new one wins.
                 rows: list[tuple[str, bytes]] = []
+                append = rows.append
                 for (key, new), raw in zip(keyed, self._docs(conn, keys), strict=True):
                     if raw is None:
                         applied += len(new)
-                        rows.append((key, _dumps(new)))
+                        append((key, dumps(new, default=to_plain, option=ORJSON_OPTIONS)))
                         continue
                     doc = loads(raw)
                     changed = 0
@@ -253,7 +257,7 @@ class SQLiteOnlineStore:
                             changed += 1
                     if changed:
                         applied += changed
-                        rows.append((key, _dumps(doc)))
+                        append((key, dumps(doc, default=to_plain, option=ORJSON_OPTIONS)))
                 # 3. Write back the changed docs.
                 if rows:
                     conn.executemany(_UPSERT, rows)
