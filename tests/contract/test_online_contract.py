@@ -172,9 +172,49 @@ async def test_last_write_wins_across_writes_by_event_time(online_store: OnlineS
         await online_store.write("customer", [ow("amount", ["c1"], [T0 + 10], [3.0], version="1.1.0")]) == 1
     )
     assert list(await read_one(online_store, "customer", "c1", "amount")) == [T0 + 10, 3.0, 3.0, "1.1.0"]
+    # the same record again (a re-materialisation): nothing to write
+    same = ow("amount", ["c1"], [T0 + 10], [3.0], version="1.1.0")
+    assert await online_store.write("customer", [same]) == 0
     # newer event: wins
     assert await online_store.write("customer", [ow("amount", ["c1"], [T0 + 11], [4.0])]) == 1
     assert (await read_one(online_store, "customer", "c1", "amount"))[1] == 4.0
+
+
+async def test_one_feature_at_a_time_merges_into_the_entity(online_store: OnlineStore) -> None:
+    """Writes of one feature (an ingested batch) and of several (materialisation) share the
+    entity's record; every value kind survives both."""
+    ids = ["c1", "c2"]
+    onehot = [[0.0, 1.0], [1.0, 0.0]]
+    for write in (
+        ow("amount", ids, [T0, T0], [1.5, None], [0.1, None], "1.2.0"),
+        ow("count", ids, [T0, T0], [2**40, 0]),
+        ow("method", ids, [T0, T0], ["é漢", 'quote " and ]'], [0, 1]),
+        ow("category", ids, [T0, T0], ["b", "a"], onehot, "2.0.0"),
+    ):
+        assert await online_store.write("customer", [write]) == 2
+    both = [ow("amount", ["c1"], [T0 + 1], [9.0]), ow("extra", ["c1"], [T0], [True], [None], None)]
+    assert await online_store.write("customer", both) == 2
+    assert await online_store.write("customer", [ow("count", ["c2", "c3"], [T0 - 1, T0], [5, 6])]) == 1
+    rows = await online_store.read(
+        "customer", ["c1", "c2", "c3"], ["amount", "count", "method", "category", "extra"]
+    )
+    assert [[list(r) if r is not None else None for r in row] for row in rows] == [
+        [
+            [T0 + 1, 9.0, 9.0, "1.0.0"],
+            [T0, 2**40, 2**40, "1.0.0"],
+            [T0, "é漢", 0, "1.0.0"],
+            [T0, "b", [0.0, 1.0], "2.0.0"],
+            [T0, True, None, None],
+        ],
+        [
+            [T0, None, None, "1.2.0"],
+            [T0, 0, 0, "1.0.0"],
+            [T0, 'quote " and ]', 1, "1.0.0"],
+            [T0, "a", [1.0, 0.0], "2.0.0"],
+            None,
+        ],
+        [None, [T0, 6, 6, "1.0.0"], None, None, None],
+    ]
 
 
 async def test_last_write_wins_is_per_feature_and_entity(online_store: OnlineStore) -> None:
