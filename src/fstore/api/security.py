@@ -14,6 +14,7 @@ from fastapi import Request
 from fastapi.routing import APIRoute
 
 from fstore.auth import Directory, Principal, Role, TokenIssuer
+from fstore.auth.directory import API_KEY_PREFIX
 from fstore.auth.tokens import check_secret, throwaway_secret
 from fstore.config import Settings
 from fstore.errors import AuthenticationError, ConfigurationError, PermissionDeniedError
@@ -83,7 +84,7 @@ class Auth:
             try:
                 check_secret(secret)
             except ConfigurationError:
-                log.warning("dev mode: FSTORE_SECRET_KEY is weak; refused outside dev mode")
+                log.warning("dev mode: FSTORE_SECRET_KEY is too weak to use; tokens use a throwaway key")
                 secret = throwaway_secret()
         self.tokens = TokenIssuer(
             secret, settings.access_token_minutes * 60, settings.refresh_token_days * 86400
@@ -99,7 +100,7 @@ class Auth:
         credential = credential.strip()
         if scheme.lower() != "bearer" or not credential:
             raise AuthenticationError("use 'Authorization: Bearer <token>'", reason="invalid")
-        if credential.startswith("fsk_"):
+        if credential.startswith(API_KEY_PREFIX):
             return await self.directory.key_principal(credential)
         claims = self.tokens.principal(credential)
         return await self.directory.user_principal(claims.name)
