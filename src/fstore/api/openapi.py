@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from fstore.api.errors import PROBLEM_JSON
+from fstore.api.examples import MODEL_EXAMPLES, REQUEST_EXAMPLES, RESPONSE_EXAMPLES, parameter_example
 from fstore.api.security import required_role
 
 PROBLEM_SCHEMA = {
@@ -40,7 +41,24 @@ def _problem(description: str) -> dict[str, Any]:
     return {"description": description, "content": content}
 
 
+def _add_examples(operation: dict[str, Any], method: str, path: str) -> None:
+    for parameter in operation.get("parameters", []):
+        example = parameter_example(path, parameter["name"])
+        if example is not None and "example" not in parameter:
+            parameter["example"] = example
+    form = REQUEST_EXAMPLES.get((method.upper(), path))
+    if form is not None:
+        for media in operation.get("requestBody", {}).get("content", {}).values():
+            media["example"] = form
+    example = RESPONSE_EXAMPLES.get((method.upper(), path))
+    if example is not None:
+        for code, response in operation.get("responses", {}).items():
+            if code.startswith("2") and "application/json" in response.get("content", {}):
+                response["content"]["application/json"]["example"] = example
+
+
 def _document(operation: dict[str, Any], method: str, path: str) -> None:
+    _add_examples(operation, method, path)
     responses = operation.setdefault("responses", {})
     responses["default"] = _problem("An error: 400, 404, 409, 413, 503 …")
     if "422" in responses:
@@ -64,6 +82,9 @@ def document_api(app: FastAPI) -> None:
         components = schema.setdefault("components", {})
         schemas = components.setdefault("schemas", {})
         schemas["Problem"] = PROBLEM_SCHEMA
+        for model, example in MODEL_EXAMPLES.items():
+            if model.__name__ in schemas:
+                schemas[model.__name__].setdefault("examples", [example])
         for unused in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422 body, replaced
             schemas.pop(unused, None)
         components["securitySchemes"] = SECURITY_SCHEMES
