@@ -56,6 +56,7 @@ EXPECTED = {
     ("get", "/api/v1/api-keys"),
     ("delete", "/api/v1/api-keys/{key_id}"),
     ("get", "/api/v1/audit"),
+    ("post", "/api/v1/materialize"),
 }
 
 

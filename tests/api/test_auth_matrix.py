@@ -112,6 +112,7 @@ CALLS = [
     Call("GET", "/api/v1/features/{name}/dependencies", V, "/api/v1/features/amount/dependencies"),
     Call("GET", "/api/v1/features/{name}/dependents", V, "/api/v1/features/amount/dependents"),
     Call("GET", "/api/v1/history", V),
+    Call("POST", "/api/v1/materialize", E, json={"features": ["amount"]}),
     Call("POST", "/api/v1/groups", E, json={"name": "g", "entity": "customer"}, ok=201),
     Call("GET", "/api/v1/groups", V),
     Call("GET", "/api/v1/groups/{name}", V, "/api/v1/groups/g"),

@@ -90,3 +90,19 @@ async def test_versions_fit_diff_rollback(client: httpx.AsyncClient) -> None:
 async def test_fit_without_transformer_is_422(client: httpx.AsyncClient) -> None:
     await make_feature(client, "age")
     assert_problem(await client.post("/api/v1/features/age/versions/fit"), 422)
+
+
+async def test_materialize_copies_the_latest_offline_values_online(client: httpx.AsyncClient) -> None:
+    await make_feature(client, "age")
+    rows = [
+        {"entity_id": "c1", "value": 30, "event_timestamp": "2026-01-01T00:00:00Z"},
+        {"entity_id": "c1", "value": 31, "event_timestamp": "2026-01-05T00:00:00Z"},
+        {"entity_id": "c2", "value": 40, "event_timestamp": "2026-01-02T00:00:00Z"},
+    ]
+    await client.post("/api/v1/features/age/values/batch", json={"values": rows})
+    r = await client.post("/api/v1/materialize", json={"features": ["age"], "end": "2026-01-03T00:00:00Z"})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"features": {"age": 2}, "total": 2}  # c1 @ Jan 1 (Jan 5 is outside), c2
+    assert (await client.post("/api/v1/materialize")).json()["total"] == 2  # everything, no body
+    assert_problem(await client.post("/api/v1/materialize", json={"features": ["ghost"]}), 404)
+    assert_problem(await client.post("/api/v1/materialize", json={"start": 5}), 422)

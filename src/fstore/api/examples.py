@@ -12,6 +12,7 @@ from fstore.api.routes.audit import AuditRecord
 from fstore.api.routes.auth import PrincipalOut, TokenOut
 from fstore.api.routes.features import FeaturePage
 from fstore.api.routes.lineage import Lineage
+from fstore.api.routes.materialize import Materialized
 from fstore.api.routes.users import NewApiKey
 from fstore.api.routes.values import Stored
 from fstore.auth import ApiKey, User
@@ -115,6 +116,7 @@ MODEL_EXAMPLES: dict[type[BaseModel], dict[str, Any]] = {
     },
     Lineage: {"feature": "amount_x2", "transitive": False, "features": ["amount"]},
     Stored: {"stored": 10000},
+    Materialized: {"features": {"amount": 10000, "segment": 9870}, "total": 19870},
     User: _USER,
     ApiKey: _KEY,
     NewApiKey: {**_KEY, "key": "fsk_3f2a9c1b7e4d_Yk3pQ..."},
