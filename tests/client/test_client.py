@@ -140,6 +140,8 @@ def test_registry_writes_round_trip(client: Client) -> None:
     assert client.store_feature_values("sales", table) == 1
     assert client.store_feature_values("sales", []) == 0
     assert client.get_feature_value("sales", "s1").value == 15.0  # newer event time wins
+    assert client.materialize(features=["sales"]) == {"sales": 5}
+    assert client.materialize(end="2025-01-01T12:00:00Z", features=["sales"]) == {"sales": 1}
 
     fitted = client.fit_transformer("sales", as_of="2025-01-01T12:00:00Z")
     assert fitted.transformer_state is not None and "fitted on 1 values" in fitted.reason

@@ -214,6 +214,21 @@ class DataOperations(Exchange):
         data = yield from self._json("GET", path("features", feature_id, "statistics"), params=params)
         return FeatureStatistics.model_validate(data)
 
+    @operation
+    def materialize(
+        self,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+        features: Sequence[str] | None = None,
+    ) -> Steps[dict[str, int]]:
+        """Copy each entity's latest offline value in [start, end] online, on the server;
+        returns how many values each feature sent."""
+        body = {"start": start, "end": end, "features": None if features is None else list(features)}
+        data = yield from self._json(
+            "POST", path("materialize"), json={k: v for k, v in body.items() if v is not None}
+        )
+        return {name: int(n) for name, n in data["features"].items()}
+
     # -- the server -----------------------------------------------------------------------------
 
     @operation
