@@ -1,13 +1,21 @@
 """What the client tests share: a real uvicorn server on a free port in a background thread,
-and the hand-made data it starts with."""
+the hand-made data it starts with, a server with authentication on (``Secured``), and
+running the CLI in this process."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from typer.testing import CliRunner, Result
+
 from fstore import Settings, SyncFeatureStore
+from fstore.auth import Principal, Role, TokenIssuer
+from fstore.cli import app
+
+PASSWORD = "correct horse battery"  # every user's password on the secured server
 
 # (customer, event time, amount, segment)
 HISTORY = [
@@ -24,6 +32,35 @@ class Server:
     url: str
     home: Path
     settings: Settings
+
+
+@dataclass(frozen=True)
+class Secured:
+    """The server with authentication on (``conftest.secured``): the admin ``root``, the editor
+    ``ana``, the viewer ``vic`` and the viewer API key ``ranker``."""
+
+    url: str
+    secret: str
+    api_key: str
+    settings: Settings
+
+    def token(self, name: str, *, seconds: int = 600) -> str:
+        """An access token for the user ``name`` (their role is looked up on each request)."""
+        issuer = TokenIssuer(self.secret, access_seconds=seconds, refresh_seconds=60)
+        return issuer.issue(Principal(name, Role.VIEWER)).access_token
+
+    def expired(self, name: str) -> str:
+        return self.token(name, seconds=-60)
+
+
+_runner = CliRunner()
+
+
+def fstore(*args: str, code: int = 0, env: Mapping[str, str] | None = None) -> Result:
+    """``fstore *args`` run in this process; asserts the exit code."""
+    result = _runner.invoke(app, list(args), env=env)
+    assert result.exit_code == code, f"exit {result.exit_code}\n{result.stdout}\n{result.stderr}"
+    return result
 
 
 def seed(fs: SyncFeatureStore) -> None:

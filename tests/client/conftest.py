@@ -1,18 +1,22 @@
 """A real server over an embedded store with a little hand-made data (``client_helpers``),
 shared by the whole session so the client tests stay fast. It runs with authentication off
-(dev mode); ``test_client_auth.py`` starts one with it on.
+(dev mode); ``secured`` starts one with it on, for each test module that uses it.
 
 Tests that change things use names of their own, so they do not disturb each other.
 """
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 from collections.abc import Iterator
 
 import pytest
-from client_helpers import Server, seed
+from client_helpers import PASSWORD, Secured, Server, seed
+from pydantic import SecretStr
 
 from fstore import Client, FeatureStore, Settings, SyncFeatureStore
+from fstore.auth import Directory, Role
 from server_api import api_server
 
 
@@ -37,3 +41,25 @@ def local(server: Server) -> Iterator[SyncFeatureStore]:
     """The same stores, opened locally (as a second process would): the reference answers."""
     with FeatureStore.sync(server.settings) as fs:
         yield fs
+
+
+async def _users(settings: Settings) -> str:
+    """The users and the API key ``Secured`` describes, and the entity ``customer``; returns the key."""
+    async with FeatureStore(settings) as fs:
+        directory = Directory(fs.metadata)
+        await directory.create_first_admin("root", PASSWORD)
+        await directory.create_user("ana", PASSWORD, Role.EDITOR)
+        await directory.create_user("vic", PASSWORD, Role.VIEWER)
+        _, key = await directory.create_api_key("ranker", Role.VIEWER, owner="ana")
+        await fs.create_entity({"name": "customer"})
+        return key
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
+    """A server with authentication on (a secret key, users, an API key), one per test module."""
+    secret = secrets.token_urlsafe(48)
+    settings = Settings(home=tmp_path_factory.mktemp("secured"), actor="tester", secret_key=SecretStr(secret))
+    key = asyncio.run(_users(settings))
+    with api_server(settings) as url:
+        yield Secured(url, secret, key, settings)

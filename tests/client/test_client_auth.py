@@ -4,51 +4,12 @@ API key, ``FSTORE_TOKEN``), refreshing an expired access token once, 401/403 map
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
+from client_helpers import PASSWORD, Secured
 
-from fstore import AsyncClient, Client, FeatureStore, Settings
-from fstore.auth import Directory, Principal, Role, TokenIssuer
+from fstore import AsyncClient, Client
 from fstore.errors import AuthenticationError, PermissionDeniedError
-from server_api import api_server
-
-PASSWORD = "correct horse battery"
-
-
-@dataclass(frozen=True)
-class Secured:
-    url: str
-    secret: str
-    api_key: str
-
-    def expired(self, name: str) -> str:
-        issuer = TokenIssuer(self.secret, access_seconds=-60, refresh_seconds=60)
-        return issuer.issue(Principal(name, Role.EDITOR)).access_token
-
-
-async def _users(settings: Settings) -> str:
-    async with FeatureStore(settings) as fs:
-        directory = Directory(fs.metadata)
-        await directory.create_user("ana", PASSWORD, Role.EDITOR)
-        await directory.create_user("vic", PASSWORD, Role.VIEWER)
-        _, key = await directory.create_api_key("ranker", Role.VIEWER, owner="ana")
-        await fs.create_entity({"name": "customer"})
-        return key
-
-
-@pytest.fixture(scope="module")
-def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
-    secret = secrets.token_urlsafe(48)
-    home: Path = tmp_path_factory.mktemp("secured")
-    settings = Settings(home=home, actor="tester", secret_key=SecretStr(secret))
-    key = asyncio.run(_users(settings))
-    with api_server(settings) as url:
-        yield Secured(url, secret, key)
 
 
 def test_login_and_roles(secured: Secured) -> None:

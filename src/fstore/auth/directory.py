@@ -11,43 +11,20 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
-
+from fstore.auth.models import ApiKey, User
+from fstore.auth.models import UserName as UserName  # re-exported
 from fstore.auth.passwords import dummy_hash, hash_password, needs_rehash, verify_password
 from fstore.auth.roles import Principal, Role
 from fstore.backends.metadata.base import Delete, Kind, MetadataStore, Put
 from fstore.errors import AlreadyExistsError, AuthenticationError, ConflictError, NotFoundError
 
-UserName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")]
 API_KEY_PREFIX = "fsk_"
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-class User(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: UserName
-    role: Role
-    disabled: bool = False
-    created_at: datetime
-    updated_at: datetime
-
-
-class ApiKey(BaseModel):
-    """A service key; the secret itself is shown once, at creation, and stored only hashed."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: str
-    name: UserName
-    role: Role
-    owner: str | None = None
-    created_at: datetime
 
 
 def _key_digest(key: str) -> str:

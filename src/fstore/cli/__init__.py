@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from fstore.cli import data, entities, features, groups, history, system, users, values, versions
-from fstore.cli.runner import LocalCommand, LocalGroup, classify, guard, report_error, set_target
+from fstore.cli.runner import LocalCommand, classify, guard, report_error, set_target
 
 __all__ = ["app", "main"]
 
@@ -90,11 +90,13 @@ app.add_typer(features.app, name="features")
 app.add_typer(groups.app, name="groups")
 app.add_typer(versions.app, name="versions")
 app.add_typer(values.app, name="values")
-# LocalGroup / LocalCommand: these act on the local stores directly (no API route for them, or
-# they are about the local installation) and refuse to run with --url.
-app.add_typer(users.app, name="users", cls=LocalGroup)
-app.add_typer(users.keys_app, name="api-keys", cls=LocalGroup)
-app.command("audit", cls=LocalCommand)(users.audit)
+# cls=LocalCommand marks the commands that act on the local stores directly (no API route for
+# them, or they are about the local installation): they refuse to run with --url. So does
+# `users create-admin` (in users.py): bootstrapping the first admin needs the stores. The other
+# users, api-keys and audit commands run on the server's admin routes with --url.
+app.add_typer(users.app, name="users")
+app.add_typer(users.keys_app, name="api-keys")
+app.command("audit")(users.audit)
 app.command("fit")(versions.fit)
 app.command("ingest", cls=LocalCommand)(data.ingest)
 app.command("training-set")(data.training_set)

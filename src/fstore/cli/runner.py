@@ -2,8 +2,9 @@
 against it, and turning errors into exit codes.
 
 With ``--url`` / ``FSTORE_URL`` every command runs on an ``AsyncClient``, which offers the
-``FeatureStore`` methods the commands call; commands that only make sense on local stores are
-registered with ``LocalCommand`` / ``LocalGroup`` and refuse to run.
+``FeatureStore`` methods the commands call (and those of ``Directory`` and the audit log:
+``run_part``); commands that only make sense on local stores are registered with
+``LocalCommand`` and refuse to run.
 
 Nothing heavy is imported at module level: the store, pydantic, httpx and the backends load
 only when a command runs, so ``fstore --help`` stays fast.
@@ -18,13 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperCommand
 
 if TYPE_CHECKING:
     from fstore.config import Settings
     from fstore.store import FeatureStore
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 _state: dict[str, Any] = {"home": None, "url": None, "token": None}
 
@@ -53,20 +55,13 @@ def refuse_remote(ctx: Any) -> None:
 
 
 class LocalCommand(TyperCommand):
-    """A command that acts on the local stores directly (demo, serve, ingest…)."""
+    """A command that acts on the local stores directly (demo, serve, ingest…). It refuses
+    before its arguments are parsed, so it does not prompt (for a password…) first."""
 
-    def invoke(self, ctx: Any) -> Any:
-        refuse_remote(ctx)
-        return super().invoke(ctx)
-
-
-class LocalGroup(TyperGroup):
-    """A command group whose commands act on the local stores directly (users, api-keys)."""
-
-    def invoke(self, ctx: Any) -> Any:
-        if not HELP_OPTIONS & set(ctx.args):
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if not HELP_OPTIONS & set(args):
             refuse_remote(ctx)
-        return super().invoke(ctx)
+        return super().parse_args(ctx, args)
 
 
 def settings() -> Settings:
@@ -162,3 +157,12 @@ def run(fn: Callable[[FeatureStore], Awaitable[T]]) -> T:
 
     with guard():
         return asyncio.run(_with_client(fn) if remote_url() else _with_store(fn))
+
+
+def run_part(part: Callable[[FeatureStore], S], fn: Callable[[S], Awaitable[T]]) -> T:
+    """``run`` for a command on one part of the local stores (``part(store)``: the users'
+    ``Directory``, the offline store's audit log): with ``--url``, ``fn`` gets the client,
+    which offers the same methods."""
+    if remote_url():
+        return run(lambda client: fn(cast(S, client)))
+    return run(lambda store: fn(part(store)))

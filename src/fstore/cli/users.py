@@ -1,6 +1,10 @@
 """``fstore users …``, ``fstore api-keys …`` and ``fstore audit``: who may use the REST API,
-and what they did. These act on the configured stores directly (whoever can open the
-stores is already trusted), which is how the first admin comes to exist."""
+and what they did.
+
+Locally they act on the configured stores directly (whoever can open the stores is already
+trusted), which is how the first admin comes to exist: ``users create-admin`` works only
+there. With ``--url`` they go through the server's admin routes: the commands call the same
+methods on a ``Directory`` or on the client (``run_part``)."""
 
 from __future__ import annotations
 
@@ -12,11 +16,11 @@ import typer
 
 from fstore.cli.options import JsonOpt
 from fstore.cli.output import emit, message, table
-from fstore.cli.runner import run
+from fstore.cli.runner import LocalCommand, run_part
 
 if TYPE_CHECKING:
     from fstore.auth import Directory
-    from fstore.store import FeatureStore
+    from fstore.backends.offline.base import OfflineStore
 
 T = TypeVar("T")
 
@@ -39,9 +43,11 @@ RoleOpt = Annotated[str, typer.Option("--role", "-r", help="viewer, editor or ad
 
 
 def _directory(fn: Callable[[Directory], Awaitable[T]]) -> T:
+    """``fn`` on the users' ``Directory`` over the local metadata store, or on the ``--url``
+    server's client (same methods)."""
     from fstore.auth import Directory
 
-    return run(lambda store: fn(Directory(store.metadata)))
+    return run_part(lambda store: Directory(store.metadata), fn)
 
 
 def _role(value: str) -> Any:
@@ -58,7 +64,7 @@ def _user_row(u: Any) -> list[Any]:
     return [u.name, u.role.value, "disabled" if u.disabled else "enabled", u.created_at]
 
 
-@app.command("create-admin")
+@app.command("create-admin", cls=LocalCommand)  # bootstrapping needs the stores themselves
 def create_admin(
     name: Annotated[str, typer.Argument(help="The admin's user name.")],
     password: Password,
@@ -157,9 +163,9 @@ def audit(
 ) -> None:
     """The audit log of the REST API: every write, who made it, when, and the outcome."""
 
-    async def fetch(store: FeatureStore) -> list[dict[str, Any]]:
-        return await store.offline.list_audit(limit=limit, actor=actor, since=since)
+    async def fetch(log: OfflineStore) -> list[dict[str, Any]]:
+        return await log.list_audit(limit=limit, actor=actor, since=since)
 
-    records = run(fetch)
+    records = run_part(lambda store: store.offline, fetch)
     rows = ([r["at"], r["actor"], r["action"], r["resource"], r["outcome"]] for r in records)
     emit(records, as_json, lambda: table(["at", "actor", "action", "resource", "outcome"], rows, "Audit log"))

@@ -1,7 +1,8 @@
 """FStore's typed HTTP clients: ``Client`` (blocking) and ``AsyncClient``.
 
 They mirror the local SDK (``SyncFeatureStore`` / ``FeatureStore``) over the REST API and
-return the same models; the server's problem+json errors come back as the same
+return the same models (for admins also ``fstore.auth.Directory``'s users and API keys, and
+the audit log); the server's problem+json errors come back as the same
 ``FStoreError`` classes. They need httpx: ``pip install 'fstore[client]'``.
 """
 

@@ -8,6 +8,7 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
+from fstore.client.admin import AdminOperations
 from fstore.client.data import DataOperations
 from fstore.client.http import DEFAULT_TIMEOUT, HEADERS, Steps, operation, unreachable
 from fstore.client.registry import RegistryOperations
@@ -15,9 +16,10 @@ from fstore.client.registry import RegistryOperations
 T = TypeVar("T")
 
 
-class AsyncClient(RegistryOperations, DataOperations):
+class AsyncClient(RegistryOperations, DataOperations, AdminOperations):
     """FStore over HTTP, async: the methods of ``FeatureStore`` that make sense over the REST
-    API, returning the same models (the CLI runs its commands on it with ``--url``).
+    API, returning the same models, and for admins those of ``fstore.auth.Directory`` (users,
+    API keys) and the audit log (the CLI runs its commands on it with ``--url``).
     ``token`` (default: ``FSTORE_TOKEN``) is a JWT access token or an API key;
     ``AsyncClient.login`` gets tokens for a user name and password."""
 

@@ -2,7 +2,7 @@
 JSON encoding, and turning problem+json answers back into FStore errors.
 
 Each API operation is written once, as a generator method that yields ``Call``s and is sent
-back the ``httpx.Response`` to each (see ``registry.py`` and ``data.py``). The ``operation``
+back the ``httpx.Response`` to each (see ``registry.py``, ``data.py`` and ``admin.py``). The ``operation``
 decorator makes it a method that ``Client`` runs to completion over a blocking
 ``httpx.Client`` and ``AsyncClient`` runs as a coroutine over an ``httpx.AsyncClient``, so no
 operation is written twice and both clients behave the same.

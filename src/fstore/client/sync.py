@@ -8,6 +8,7 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
+from fstore.client.admin import AdminOperations
 from fstore.client.data import DataOperations
 from fstore.client.http import DEFAULT_TIMEOUT, HEADERS, Steps, operation, unreachable
 from fstore.client.registry import RegistryOperations
@@ -15,9 +16,10 @@ from fstore.client.registry import RegistryOperations
 T = TypeVar("T")
 
 
-class Client(RegistryOperations, DataOperations):
+class Client(RegistryOperations, DataOperations, AdminOperations):
     """FStore over HTTP, blocking: the methods of ``SyncFeatureStore`` that make sense over the
-    REST API, returning the same models. ``token`` (default: ``FSTORE_TOKEN``) is a JWT access
+    REST API, returning the same models, and for admins those of ``fstore.auth.Directory``
+    (users, API keys) and the audit log. ``token`` (default: ``FSTORE_TOKEN``) is a JWT access
     token or an API key; ``Client.login`` gets tokens for a user name and password."""
 
     def __init__(self, url: str, token: str | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> None:
