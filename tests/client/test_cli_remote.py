@@ -105,6 +105,7 @@ def test_remote_writes_reach_the_server(server: Server) -> None:
     assert '"previous_version": "1.1.0"' in updated.stdout
     assert '"transformed": 1.0' in local(server, "values", "get", "cli_sales", "s2", "--json").stdout
     assert "unchanged" not in remote(server, "versions", "rollback", "cli_sales", "1.0.0").stdout
+    assert "materialized 2 values" in remote(server, "materialize", "--feature", "cli_sales").stdout
     remote(server, "features", "delete", "cli_sales")
     remote(server, "entities", "delete", "cli_shop")
     assert "cli_shop" not in local(server, "entities", "list", "--json").stdout
@@ -117,7 +118,6 @@ def test_remote_writes_reach_the_server(server: Server) -> None:
         ("serve",),
         ("doctor",),
         ("ingest", "history.csv"),
-        ("materialize",),
         ("users", "create-admin", "root"),  # refused before it prompts for a password
     ],
 )
