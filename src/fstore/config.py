@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     )
     access_token_minutes: float = Field(default=15.0, gt=0, description="Lifetime of an access token.")
     refresh_token_days: float = Field(default=7.0, gt=0, description="Lifetime of a refresh token.")
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Wrong passwords per user name and address before logins pause."
+    )
+    login_window_seconds: float = Field(
+        default=300.0, gt=0, description="How long a failed login counts against the next ones."
+    )
     cors_origins: list[str] = Field(
         default_factory=list,
         description="Origins allowed to call the API from a browser (none by default); "

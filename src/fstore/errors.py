@@ -130,3 +130,11 @@ class ConflictError(FStoreError):
     http_status = 409
     exit_code = 5
     title = "Conflict"
+
+
+class TooManyRequestsError(FStoreError):
+    """Refused for now (too many failed logins); ``retry_after`` says in how many seconds."""
+
+    http_status = 429
+    exit_code = 10
+    title = "Too many requests"

@@ -158,3 +158,18 @@ async def test_secret_from_the_environment(tmp_path: Path, monkeypatch: pytest.M
         ]
         == "root"
     )
+
+
+async def test_failed_logins_pause_that_user_from_that_address(store: FeatureStore) -> None:
+    async with secured_api(store, login_max_failures=3) as api:
+        wrong = {"username": "editor", "password": "not-the-password"}
+        for _ in range(3):
+            assert_problem(await api.client.post("/api/v1/auth/token", data=wrong), 401)
+        right = {"username": "editor", "password": PASSWORD}
+        paused = await api.client.post("/api/v1/auth/token", data=right)  # even the right one
+        problem = assert_problem(paused, 429)
+        assert 0 < int(paused.headers["retry-after"]) <= 300 and problem["retry_after"] > 0
+        other = await api.client.post("/api/v1/auth/token", data={"username": "viewer", "password": PASSWORD})
+        assert other.status_code == 200  # other users are not affected
+        records = (await api.client.get("/api/v1/audit", headers=api.as_("admin"))).json()
+        assert [r["outcome"] for r in records if r["actor"] == "editor"] == ["denied"] * 4

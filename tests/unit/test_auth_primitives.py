@@ -5,14 +5,16 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import time
 
 import jwt
 import pytest
 
 from fstore.auth import Principal, Role, TokenIssuer
 from fstore.auth.passwords import hash_password, needs_rehash, verify_password
+from fstore.auth.throttle import LoginThrottle
 from fstore.auth.tokens import check_secret
-from fstore.errors import AuthenticationError, ConfigurationError, ValidationError
+from fstore.errors import AuthenticationError, ConfigurationError, TooManyRequestsError, ValidationError
 
 SECRET = secrets.token_urlsafe(48)
 
@@ -73,3 +75,21 @@ def test_weak_secrets_are_refused() -> None:
         with pytest.raises(ConfigurationError):
             check_secret(weak)
     check_secret("x" * 32)
+
+
+def test_login_throttle_counts_failures_per_name_and_address() -> None:
+    throttle = LoginThrottle(max_failures=2, window=60)
+    throttle.failed("ana", "10.0.0.1")
+    throttle.check("ana", "10.0.0.1")  # one failure: still allowed
+    throttle.failed("ana", "10.0.0.1")
+    with pytest.raises(TooManyRequestsError) as info:
+        throttle.check("ana", "10.0.0.1")
+    assert 0 < info.value.details["retry_after"] <= 60
+    throttle.check("ana", "10.0.0.2")  # another address
+    throttle.check("bob", "10.0.0.1")  # another user
+    throttle.succeeded("ana", "10.0.0.1")
+    throttle.check("ana", "10.0.0.1")  # a success forgets the failures
+    short = LoginThrottle(max_failures=1, window=0.01)
+    short.failed("ana", "x")
+    time.sleep(0.02)
+    short.check("ana", "x")  # the failure left the window

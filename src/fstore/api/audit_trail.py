@@ -23,7 +23,7 @@ _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 def outcome_of(status: int) -> str:
     if status < 400:
         return "ok"
-    return "denied" if status in (401, 403) else "failed"
+    return "denied" if status in (401, 403, 429) else "failed"
 
 
 class AuditTrail:

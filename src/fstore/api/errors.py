@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from fstore.errors import AuthenticationError, FStoreError
+from fstore.errors import AuthenticationError, FStoreError, TooManyRequestsError
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -40,6 +40,8 @@ async def fstore_error(request: Request, exc: Exception) -> JSONResponse:
     details = {k: v for k, v in exc.details.items() if k not in reserved}
     # RFC 9110: a 401 names the scheme the client should use
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+    if isinstance(exc, TooManyRequestsError):
+        headers = {"Retry-After": str(exc.details["retry_after"])}
     return problem(exc.http_status, exc.title, exc.message, _type_of(exc), headers, **details)
 
 

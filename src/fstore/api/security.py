@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 
 from fstore.auth import Directory, Principal, Role, TokenIssuer
 from fstore.auth.directory import API_KEY_PREFIX
+from fstore.auth.throttle import LoginThrottle
 from fstore.auth.tokens import check_secret, throwaway_secret
 from fstore.config import Settings
 from fstore.errors import AuthenticationError, ConfigurationError, PermissionDeniedError
@@ -89,6 +90,7 @@ class Auth:
         self.tokens = TokenIssuer(
             secret, settings.access_token_minutes * 60, settings.refresh_token_days * 86400
         )
+        self.logins = LoginThrottle(settings.login_max_failures, settings.login_window_seconds)
 
     async def authenticate(self, request: Request) -> Principal:
         if self.disabled:

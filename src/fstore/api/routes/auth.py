@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fstore.api.deps import AuthDep, CurrentPrincipal
 from fstore.auth import Role
+from fstore.errors import AuthenticationError
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -40,7 +41,14 @@ async def login(
 ) -> TokenOut:
     request.state.audit = True  # logins are audited like writes, failed ones too
     request.state.audit_actor = form.username
-    principal = await auth.directory.authenticate(form.username, form.password)
+    address = request.client.host if request.client else ""
+    auth.logins.check(form.username, address)
+    try:
+        principal = await auth.directory.authenticate(form.username, form.password)
+    except AuthenticationError:
+        auth.logins.failed(form.username, address)
+        raise
+    auth.logins.succeeded(form.username, address)
     request.state.principal = principal
     return TokenOut(**asdict(auth.tokens.issue(principal)))
 
