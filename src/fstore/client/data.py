@@ -118,9 +118,9 @@ class DataOperations(Exchange):
         """The latest value of a feature for an entity; None when it has none."""
         try:
             data = yield from self._json("GET", path("features", feature_id, "values", entity_id))
-        except NotFoundError:
-            # The API answers 404 for "no value" and for "no such feature": tell them apart.
-            yield from self._json("GET", path("features", feature_id))
+        except NotFoundError as missing:
+            if "entity_id" not in missing.details:  # no such feature (or entity), not "no value"
+                raise
             return None
         return FeatureValue.model_validate(data)
 

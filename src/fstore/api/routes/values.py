@@ -128,5 +128,7 @@ async def history(
 async def latest(name: str, entity_id: str, store: Store) -> FeatureValue:
     found = await store.get_feature_value(name, entity_id)
     if found is None:
-        raise NotFoundError(f"feature {name!r} has no value for entity {entity_id!r}", feature=name)
+        # ``entity_id`` in the problem tells "no value" from "no such feature" (both 404)
+        message = f"feature {name!r} has no value for entity {entity_id!r}"
+        raise NotFoundError(message, feature=name, entity_id=entity_id)
     return found
