@@ -1,6 +1,8 @@
 """Values, vectors, statistics, versions and fitting over HTTP."""
 
 import httpx
+import pyarrow as pa
+import pyarrow.parquet as pq
 from api_helpers import assert_problem, make_feature
 
 T0 = "2026-01-01T00:00:00Z"
@@ -25,6 +27,12 @@ async def test_store_and_read_values(client: httpx.AsyncClient) -> None:
     rows = (await client.get("/api/v1/features/age/values", params={"entity_id": "c1"})).json()
     assert sorted(row["value"] for row in rows) == [30, 31]
     assert len((await client.get("/api/v1/features/age/values", params={"limit": 1})).json()) == 1
+    parquet = await client.get("/api/v1/features/age/values", params={"format": "parquet"})
+    assert parquet.headers["content-type"] == "application/vnd.apache.parquet"
+    table = pq.read_table(pa.BufferReader(parquet.content))
+    assert table.num_rows == 3 and str(table.schema.field("event_timestamp").type) == "timestamp[us, tz=UTC]"
+    csv = await client.get("/api/v1/features/age/values", params={"format": "csv", "entity_id": "c2"})
+    assert csv.text.splitlines()[0].startswith('"entity_id","event_timestamp","value"')
     assert_problem(await client.get("/api/v1/features/age/values/nobody"), 404)
     assert_problem(await client.get("/api/v1/features/ghost/values/c1"), 404)
 

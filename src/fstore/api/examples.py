@@ -161,6 +161,7 @@ PARAMETER_EXAMPLES: dict[str, Any] = {
     "actor": "ana",
     "object_type": "feature",
     "object_id": "amount",
+    "format": "json",
 }
 NAME_EXAMPLES = {"/api/v1/entities": "customer", "/api/v1/groups": "spend", "/api/v1/users": "ana"}
 

@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from fstore.serving import FeatureVector
 
 PARQUET = "application/vnd.apache.parquet"
-_HISTORY_TIMES = ("event_timestamp", "ingested_at")
-_HISTORY_COLUMNS = ("entity_id", "event_timestamp", "value", "transformed", "version", "ingested_at")
 
 
 def value_rows(batch: Any, join_key: str | None, feature: str) -> list[dict[str, Any]]:
@@ -58,22 +56,6 @@ def value_rows(batch: Any, join_key: str | None, feature: str) -> list[dict[str,
     return [
         {"entity_id": i, "value": v, "event_timestamp": t} for i, t, v in zip(ids, times, values, strict=True)
     ]
-
-
-def history_table(rows: list[dict[str, Any]]) -> pa.Table:
-    """The API's history rows as the Arrow table ``FeatureStore.get_feature_history`` returns."""
-    import pyarrow as pa
-
-    ts = pa.timestamp("us", tz="UTC")
-    if not rows:
-        types = {"entity_id": pa.string(), "version": pa.string(), **dict.fromkeys(_HISTORY_TIMES, ts)}
-        return pa.table({c: pa.array([], types.get(c, pa.null())) for c in _HISTORY_COLUMNS})
-    table = pa.Table.from_pylist(rows)
-    for name in _HISTORY_TIMES:
-        if name in table.column_names:
-            i = table.column_names.index(name)
-            table = table.set_column(i, name, table.column(name).cast(ts))
-    return table
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
@@ -146,9 +128,14 @@ class DataOperations(Exchange):
         end: datetime | str | None = None,
         limit: int | None = None,
     ) -> Steps[pa.Table]:
-        params = {"entity_id": entity_id, "start": start, "end": end, "limit": limit}
-        rows = yield from self._json("GET", path("features", feature_id, "values"), params=params)
-        return history_table(rows)
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        params = {"entity_id": entity_id, "start": start, "end": end, "limit": limit, "format": "parquet"}
+        response = yield from self._exchange(
+            Call("GET", path("features", feature_id, "values"), params=params)
+        )
+        return pq.read_table(pa.BufferReader(response.content))  # Parquet: the exact column types
 
     @operation
     def get_historical_features(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from enum import StrEnum
 from typing import Annotated, Any
 
 import pyarrow as pa
@@ -16,6 +15,7 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field
 
 from fstore.api.deps import Store
+from fstore.api.tables import FILE_RESPONSES, OutputFormat, file_response, json_response
 from fstore.api.types import Flag
 from fstore.errors import ValidationError
 from fstore.store import FeatureStore
@@ -24,12 +24,6 @@ from fstore.training import to_arrow
 router = APIRouter(prefix="/api/v1", tags=["training"])
 
 MAX_ROWS = 1_000_000  # entity rows per JSON request
-
-
-class OutputFormat(StrEnum):
-    JSON = "json"
-    CSV = "csv"
-    PARQUET = "parquet"
 
 
 class TrainingSetIn(BaseModel):
@@ -59,11 +53,6 @@ class TransformIn(BaseModel):
 
     values: list[Any] = Field(min_length=1, max_length=MAX_ROWS)
     version: str | None = None
-
-
-FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}
-}
 
 
 @router.post("/training-sets", summary="A point-in-time-correct training set", responses=FILE_RESPONSES)
@@ -103,16 +92,9 @@ async def _training_set(
     table: pa.Table = await store.get_historical_features(
         rows, features, timestamp_column=timestamp_column, transformed=transformed
     )
-    if format is OutputFormat.CSV:
-        sink = io.BytesIO()
-        pacsv.write_csv(_flatten_lists(table), sink)
-        return Response(sink.getvalue(), media_type="text/csv")
-    if format is OutputFormat.PARQUET:
-        sink = io.BytesIO()
-        pq.write_table(table, sink)
-        return Response(sink.getvalue(), media_type="application/vnd.apache.parquet")
-    payload = jsonable_encoder({"columns": table.column_names, "rows": table.to_pylist()})
-    return Response(_json(payload), media_type="application/json")
+    if format is OutputFormat.JSON:
+        return json_response({"columns": table.column_names, "rows": table.to_pylist()})
+    return file_response(table, format)
 
 
 def _read_entity_rows(data: bytes, name: str, keys: set[str]) -> pa.Table:
@@ -143,20 +125,3 @@ def _read_entity_rows(data: bytes, name: str, keys: set[str]) -> pa.Table:
 async def transform(name: str, body: TransformIn, store: Store) -> dict[str, Any]:
     out = await store.transform(name, body.values, version=body.version)
     return {"feature": name, "values": jsonable_encoder(out.tolist())}
-
-
-def _flatten_lists(table: pa.Table) -> pa.Table:
-    """CSV has no lists: one-hot vectors become JSON text."""
-    import orjson
-
-    for i, field in enumerate(table.schema):
-        if pa.types.is_list(field.type) or pa.types.is_large_list(field.type):
-            text = [None if v is None else orjson.dumps(v).decode() for v in table.column(i).to_pylist()]
-            table = table.set_column(i, field.name, pa.array(text, pa.string()))
-    return table
-
-
-def _json(payload: Any) -> bytes:
-    import orjson
-
-    return orjson.dumps(payload)

@@ -8,11 +8,11 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
-from fastapi.encoders import jsonable_encoder
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
 from fstore.api.deps import Store
+from fstore.api.tables import FILE_RESPONSES, OutputFormat, file_response, json_response
 from fstore.api.types import EntityId, Timestamp, TimestampText
 from fstore.errors import NotFoundError
 from fstore.models import FeatureValue
@@ -110,7 +110,12 @@ router.add_api_route(
 )
 
 
-@router.get("", summary="The stored history of raw and transformed values")
+@router.get(
+    "",
+    summary="The stored history of raw and transformed values",
+    response_model=list[dict[str, Any]],
+    responses=FILE_RESPONSES,
+)
 async def history(
     name: str,
     store: Store,
@@ -118,10 +123,12 @@ async def history(
     start: Timestamp | None = None,
     end: Timestamp | None = None,
     limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
-) -> list[dict[str, Any]]:
+    format: Annotated[OutputFormat, Query(description="json (rows), csv or parquet")] = OutputFormat.JSON,
+) -> Response:
     table = await store.get_feature_history(name, entity_id, start=start, end=end, limit=limit)
-    rows: list[dict[str, Any]] = jsonable_encoder(table.to_pylist())
-    return rows
+    if format is OutputFormat.JSON:
+        return json_response(table.to_pylist())
+    return file_response(table, format)
 
 
 @router.get("/{entity_id}", response_model=FeatureValue)
