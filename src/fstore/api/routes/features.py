@@ -114,7 +114,11 @@ async def get_feature(name: str, store: Store) -> Feature:
     return await store.get_feature(name)
 
 
-@router.patch("/{name}", response_model=FeatureVersion)
+@router.patch(
+    "/{name}",
+    response_model=FeatureVersion,
+    summary="Change a feature: registers a new version (bumped by the rules, or the one given)",
+)
 async def update_feature(name: str, body: FeatureUpdate, store: Store) -> FeatureVersion:
     changes = body.model_dump(exclude_unset=True, exclude={"transformer", "version", "reason"})
     transformer: Any = "keep"
