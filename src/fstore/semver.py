@@ -15,7 +15,9 @@ from functools import total_ordering
 from fstore.errors import VersionError
 from fstore.models import BumpKind
 
-_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+# MAJOR.MINOR.PATCH without leading zeros; unanchored, for callers that embed it (URL paths)
+SEMVER_PATTERN = r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+_SEMVER = re.compile(f"^{SEMVER_PATTERN}$")
 
 
 @total_ordering

@@ -11,7 +11,6 @@ It ties the registry (metadata), the online store and the offline store together
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -257,35 +256,19 @@ class FeatureStore(RegistryMethods):
         write per entity (the online store merges all features of an entity in one pass)."""
         now_us = int(datetime.now(UTC).timestamp() * 1_000_000)
         online: dict[str, list[OnlineWrite]] = {}
-        # The appends run one after another in the background while the online records are
-        # built; nothing goes online unless every append succeeded.
-        appended: asyncio.Future[None] | None = None
-        try:
-            for resolved, values in batches:
-                if len(values) == 0:
-                    continue
-                transformed = transform_arrow(resolved, values.values)
-                table = history_table(
-                    values.entity_ids, values.event_ts, values.values, transformed, resolved.version, now_us
-                )
-                appended = asyncio.ensure_future(self._append_after(appended, resolved.feature.id, table))
-                write = online_write(resolved, values.entity_ids, values.event_ts, values.values, transformed)
-                online.setdefault(resolved.entity.name, []).append(write)
-        except BaseException:
-            if appended is not None:
-                with contextlib.suppress(Exception):
-                    await appended
-            raise
-        if appended is not None:
-            await appended
+        for resolved, values in batches:
+            if len(values) == 0:
+                continue
+            transformed = transform_arrow(resolved, values.values)
+            table = history_table(
+                values.entity_ids, values.event_ts, values.values, transformed, resolved.version, now_us
+            )
+            await self.offline.append(resolved.feature.id, table)
+            write = online_write(resolved, values.entity_ids, values.event_ts, values.values, transformed)
+            online.setdefault(resolved.entity.name, []).append(write)
         for entity, writes in online.items():
             await self.guard.write(entity, writes)
         self.metrics.ingested_values += sum(len(values) for _, values in batches)
-
-    async def _append_after(self, previous: asyncio.Future[None] | None, feature_id: str, table: Any) -> None:
-        if previous is not None:
-            await previous
-        await self.offline.append(feature_id, table)
 
     # -- reading values -------------------------------------------------------------------------
 

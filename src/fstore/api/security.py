@@ -8,6 +8,7 @@ access log, and refuses with 401 / 403. ``fstore.api.openapi`` documents the rol
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from fastapi import Request
@@ -44,6 +45,7 @@ _METHOD_ROLES = {"GET": Role.VIEWER, "HEAD": Role.VIEWER, "DELETE": Role.ADMIN}
 DEV_PRINCIPAL = Principal("dev", Role.ADMIN, "dev")
 
 
+@functools.cache  # a few dozen (method, route) pairs, asked on every request
 def required_role(method: str, path: str) -> Role | None:
     """The least role a route needs; None for public routes. Anything under ``/api/v1/auth``
     not public needs only a login."""

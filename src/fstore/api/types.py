@@ -22,22 +22,26 @@ from pydantic import (
 )
 from starlette.convertors import Convertor, register_url_convertor
 
-_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
-SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$"
+from fstore.semver import SEMVER_PATTERN
+
+SEMVER = f"^{SEMVER_PATTERN}$"
+# What the API takes for a timestamp: an ISO 8601 string, so it starts with the date.
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}"
+_ISO_DATE = re.compile(ISO_DATE)
 
 
 def _iso_only(value: Any) -> Any:
-    if isinstance(value, bool | int | float) or (isinstance(value, str) and _NUMBER.match(value)):
+    if not isinstance(value, datetime) and not (isinstance(value, str) and _ISO_DATE.match(value)):
         raise ValueError("a timestamp is an ISO 8601 string, e.g. 2025-01-01T00:00:00Z")
     return value
 
 
 Timestamp = Annotated[datetime, BeforeValidator(_iso_only), Field(examples=["2025-01-01T00:00:00Z"])]
-# For bulk rows: checked by pydantic-core's regex (no Python call per row) and handed to the
-# store as text, which parses it (and names the row if the date itself is impossible).
+# For bulk rows, the same rule checked by pydantic-core's regex (no Python call per row); the
+# text goes to the store, which parses it (and names the row if the date itself is impossible).
 TimestampText = Annotated[
     str,
-    StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}"),
+    StringConstraints(pattern=ISO_DATE),
     WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2025-01-01T00:00:00Z"]}),
 ]
 Flag = StrictBool
@@ -48,7 +52,7 @@ class SemverConvertor(Convertor[str]):
     """``{version:semver}`` in a route path: ``/versions/fit`` is then no version, so a GET
     there is 405 (the fit route takes POST), not a 422 about a bad version."""
 
-    regex = r"(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)"
+    regex = SEMVER_PATTERN
 
     def convert(self, value: str) -> str:
         return value

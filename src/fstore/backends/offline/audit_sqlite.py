@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from fstore.backends.offline.base import AUDIT_FIELDS, validate_audit_limit, validate_audit_records
+from fstore.backends.offline.base import AUDIT_FIELDS, validate_audit_records, validate_limit
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_log (
@@ -99,7 +99,7 @@ class SqliteAuditLog:
     async def list_records(
         self, limit: int = 100, actor: str | None = None, since: datetime | None = None
     ) -> list[dict[str, Any]]:
-        validate_audit_limit(limit)
+        validate_limit(limit)
         conds, params = [], []
         if actor is not None:
             conds.append("actor = ?")

@@ -75,8 +75,8 @@ def validate_audit_records(records: Sequence[dict[str, Any]]) -> None:
             raise ValidationError("an audit record needs an action")
 
 
-def validate_audit_limit(limit: int) -> None:
-    if limit < 0:
+def validate_limit(limit: int | None) -> None:
+    if limit is not None and limit < 0:
         raise ValidationError("limit must not be negative")
 
 

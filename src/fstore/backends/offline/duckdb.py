@@ -33,7 +33,13 @@ import pyarrow as pa
 from fstore.backends import url_path
 from fstore.backends.offline import duckdb_sql as sql
 from fstore.backends.offline.audit_sqlite import SqliteAuditLog
-from fstore.backends.offline.base import HISTORY_COLUMNS, LATEST_COLUMNS, PitRequest, validate_pit
+from fstore.backends.offline.base import (
+    HISTORY_COLUMNS,
+    LATEST_COLUMNS,
+    PitRequest,
+    validate_limit,
+    validate_pit,
+)
 from fstore.backends.offline.pit import PIT_THREADS, point_in_time_join
 from fstore.backends.offline.scan import decode, entity_codes, load
 from fstore.backends.offline.schema import from_micros, normalise
@@ -167,8 +173,7 @@ class DuckDBOfflineStore:
         end: datetime | None = None,
         limit: int | None = None,
     ) -> pa.Table:
-        if limit is not None and limit < 0:
-            raise ValidationError("limit must not be negative")
+        validate_limit(limit)
         self._dir(feature_id)
 
         def run() -> pa.Table:

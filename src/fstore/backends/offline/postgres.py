@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from fstore.backends.offline import postgres_audit as audit
 from fstore.backends.offline import postgres_sql as sql
-from fstore.backends.offline.base import LATEST_COLUMNS, PitRequest, validate_pit
+from fstore.backends.offline.base import LATEST_COLUMNS, PitRequest, validate_limit, validate_pit
 from fstore.backends.offline.postgres_arrow import (
     PG_EPOCH_US,
     PitRows,
@@ -218,8 +218,7 @@ class PostgresOfflineStore:
         end: datetime | None = None,
         limit: int | None = None,
     ) -> pa.Table:
-        if limit is not None and limit < 0:
-            raise ValidationError("limit must not be negative")
+        validate_limit(limit)
         filters, params = self._params(entity_ids, start, end)
         if limit is not None:
             params["limit"] = int(limit)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from fstore.backends.offline import postgres_sql as sql
-from fstore.backends.offline.base import validate_audit_limit, validate_audit_records
+from fstore.backends.offline.base import validate_audit_records, validate_limit
 from fstore.backends.offline.postgres_arrow import PG_EPOCH_US, utc
 from fstore.backends.offline.postgres_connection import Database
 from fstore.backends.offline.schema import from_micros
@@ -46,7 +46,7 @@ async def list_records(
     db: Database, limit: int = 100, actor: str | None = None, since: datetime | None = None
 ) -> list[dict[str, Any]]:
     """The newest records first, at most ``limit``; by ``actor``, at or after ``since``."""
-    validate_audit_limit(limit)
+    validate_limit(limit)
     params: dict[str, Any] = {"limit": int(limit), "actor": actor}
     if since is not None:
         params["since"] = utc(since)
