@@ -6,7 +6,7 @@ are ``timestamp[us, tz=UTC]``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -29,6 +29,21 @@ LATEST_COLUMNS = ("entity_id", "event_timestamp", "value")
 # Audit / access log records: ``action`` is required; ``at`` defaults to now; ``details`` is
 # any JSON-able dict. ``list_audit`` returns them with an ``id`` too, newest first.
 AUDIT_FIELDS = ("at", "actor", "action", "resource", "outcome", "details")
+
+
+@dataclass(frozen=True, slots=True)
+class WriteCount:
+    """What a write did with one feature's rows.
+
+    The identity of a stored value is (feature, entity_id, event_timestamp). ``stored``: rows
+    written (new identities, or corrections: a value different from the identity's current
+    one, which they supersede); ``unchanged``: rows whose identity already holds that value
+    (not written); ``duplicates``: rows dropped because a later row of the same call has the
+    same identity (within a call the newest ``ingested_at``, then the last row, wins)."""
+
+    stored: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +104,12 @@ class OfflineStore(Protocol):
     async def close(self) -> None: ...
 
     async def append(self, feature_id: str, table: pa.Table) -> int:
-        """Append rows (history schema); returns the number of rows written."""
+        """``write({feature_id: table})``; returns the number of rows stored."""
+
+    async def write(self, tables: Mapping[str, pa.Table]) -> dict[str, WriteCount]:
+        """Store the rows (history schema) of several features as one atomic unit: after a
+        crash or an error either all of them are stored or none. Per identity, a row equal
+        to the stored current value is not written (see ``WriteCount``)."""
 
     async def history(
         self,
@@ -98,8 +118,12 @@ class OfflineStore(Protocol):
         start: datetime | None = None,
         end: datetime | None = None,
         limit: int | None = None,
+        include_superseded: bool = False,
     ) -> pa.Table:
-        """Rows with ``start <= event_timestamp <= end``, ordered by entity then event time."""
+        """Rows with ``start <= event_timestamp <= end``, ordered by entity, event time and
+        ingestion time: one row per identity (its current value), or with
+        ``include_superseded`` every stored row — the superseded ones of an identity come
+        before its current one (older ``ingested_at``)."""
 
     async def latest(
         self,
@@ -121,14 +145,16 @@ class OfflineStore(Protocol):
         """
 
     async def values(self, feature_id: str, as_of: datetime | None = None) -> pa.Array:
-        """Every raw value with ``event_timestamp <= as_of`` (all if None), nulls included."""
+        """The current raw value of every identity with ``event_timestamp <= as_of`` (all if
+        None), nulls included."""
 
     async def statistics(
         self, feature_id: str, numerical: bool, start: datetime | None = None, end: datetime | None = None
     ) -> dict[str, Any]:
-        """count, nulls, distinct, first_event, last_event, and for numerical features mean,
-        std (population), min, max, quantiles {"p01","p05","p25","p50","p75","p95","p99"};
-        for categorical ones top_categories [{"value", "count"}] (10 most frequent)."""
+        """Over the current value of each identity: count, nulls, distinct, first_event,
+        last_event, and for numerical features mean, std (population), min, max, quantiles
+        {"p01","p05","p25","p50","p75","p95","p99"}; for categorical ones top_categories
+        [{"value", "count"}] (10 most frequent)."""
 
     async def delete_feature(self, feature_id: str) -> None: ...
 

@@ -4,6 +4,8 @@ The store is spread over modules with one job each:
 
 * ``segments``: the segment files (layout, atomic writes, listing, compaction under flock,
   garbage collection) — any number of processes append and read at the same time;
+* ``txn``: publishing the segments of several features as one unit;
+* ``identity``: one current value per (feature, entity, event time);
 * ``schema``: the history columns' stored types (normalising appends, unifying segments);
 * ``scan``: reading rows out of segments, sorted by (entity, event time, ingestion time);
 * ``pit``: the vectorised point-in-time join;
@@ -20,8 +22,9 @@ from __future__ import annotations
 import asyncio
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -29,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fstore.backends import url_path
 from fstore.backends.offline import duckdb_sql as sql
@@ -37,13 +41,16 @@ from fstore.backends.offline.base import (
     HISTORY_COLUMNS,
     LATEST_COLUMNS,
     PitRequest,
+    WriteCount,
     validate_limit,
     validate_pit,
 )
+from fstore.backends.offline.identity import changed, dedupe
 from fstore.backends.offline.pit import PIT_THREADS, point_in_time_join
 from fstore.backends.offline.scan import decode, entity_codes, load
 from fstore.backends.offline.schema import from_micros, normalise
-from fstore.backends.offline.segments import MAX_SEGMENTS, Segment, SegmentCatalog, retrying
+from fstore.backends.offline.segments import MAX_SEGMENTS, Segment, SegmentCatalog, Staged, retrying
+from fstore.backends.offline.txn import Transactions
 from fstore.errors import StoreUnavailableError, ValidationError
 
 if TYPE_CHECKING:
@@ -56,7 +63,8 @@ class DuckDBOfflineStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.path = url_path(url)
-        self._catalog = SegmentCatalog(self.path)
+        self._txn = Transactions(self.path)
+        self._catalog = SegmentCatalog(self.path, self._txn.pending)
         self._con: duckdb.DuckDBPyConnection | None = None
         self._con_lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
@@ -69,6 +77,7 @@ class DuckDBOfflineStore:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreUnavailableError(f"cannot create {self.path}: {exc}", store="offline") from exc
+        await asyncio.to_thread(self._txn.recover, self.path)  # what dead writers left
 
     async def close(self) -> None:
         self._audit.close()
@@ -131,27 +140,69 @@ class DuckDBOfflineStore:
         start: datetime | None = None,
         end: datetime | None = None,
         sort: bool = False,
+        current: bool = False,
     ) -> pa.Table:
         """The feature's rows in range, string columns dictionary-encoded (see ``scan.load``)."""
-        return load(partial(self._segments, feature_id), columns, entity_ids, start, end, sort)
+        return load(partial(self._segments, feature_id), columns, entity_ids, start, end, sort, current)
 
     # -- writing --------------------------------------------------------------------------------
 
     async def append(self, feature_id: str, table: pa.Table) -> int:
-        self._dir(feature_id)
-        if not isinstance(table, pa.Table):
-            raise ValidationError("append takes an Arrow table with the history columns")
-        if table.num_rows == 0:
-            normalise(table)  # still reject a table without the history columns
-            return 0
-        return await asyncio.to_thread(self._append, feature_id, table)
+        return (await self.write({feature_id: table}))[feature_id].stored
 
-    def _append(self, feature_id: str, table: pa.Table) -> int:
-        data = normalise(table)
-        self._catalog.append(feature_id, data)
-        if len(retrying(partial(self._segments, feature_id))) > MAX_SEGMENTS:
-            self._catalog.compact(feature_id)
-        return data.num_rows
+    async def write(self, tables: Mapping[str, pa.Table]) -> dict[str, WriteCount]:
+        for feature_id, table in tables.items():
+            self._dir(feature_id)
+            if not isinstance(table, pa.Table):
+                raise ValidationError("write takes Arrow tables with the history columns")
+        data = {f: dedupe(normalise(t)) for f, t in tables.items()}
+        if not any(t.num_rows for t, _ in data.values()):
+            return {f: WriteCount(duplicates=d) for f, (_, d) in data.items()}
+        counts = await asyncio.to_thread(self._write, {f: t for f, (t, _) in data.items() if t.num_rows})
+        return {f: replace(counts.get(f, WriteCount()), duplicates=d) for f, (_, d) in data.items()}
+
+    def _write(self, tables: dict[str, pa.Table]) -> dict[str, WriteCount]:
+        """Under the features' write locks: drop rows already stored, stage a segment per
+        feature and publish them together (one rename when there is one)."""
+        counts: dict[str, WriteCount] = {}
+        staged: list[tuple[str, Staged]] = []
+        with self._catalog.write_locks(list(tables)):
+            try:
+                for feature_id, table in tables.items():
+                    rows, unchanged, corrections = self._changes(feature_id, table)
+                    counts[feature_id] = WriteCount(stored=rows.num_rows, unchanged=unchanged)
+                    if rows.num_rows:
+                        staged.append((feature_id, self._catalog.stage(feature_id, rows, corrections > 0)))
+                if len(staged) == 1:
+                    staged[0][1].publish()
+                elif staged:
+                    self._txn.publish(staged)
+            except BaseException:
+                for _, s in staged:
+                    s.discard()
+                raise
+        for feature_id, _ in staged:
+            if len(retrying(partial(self._segments, feature_id))) > MAX_SEGMENTS:
+                self._catalog.compact(feature_id)
+        return counts
+
+    def _changes(self, feature_id: str, table: pa.Table) -> tuple[pa.Table, int, int]:
+        """The rows of a deduplicated batch to write, how many are unchanged, how many are
+        corrections. Stored rows are looked up only where the footers allow an overlap."""
+        segs = retrying(partial(self._segments, feature_id))
+        if not segs:
+            return table, 0, 0
+        ts = pc.min_max(table.column("event_timestamp").cast(pa.int64()))
+        lo, hi = ts["min"].as_py(), ts["max"].as_py()
+        if all(s.groups is not None and all(g.ts_max < lo for g in s.groups) for s in segs):
+            return table, 0, 0  # the common case: everything new is newer than what is stored
+        ids = pc.unique(table.column("entity_id")).sort().to_pylist()
+        if all(s.row_groups(ids, lo, hi) == [] for s in segs):
+            return table, 0, 0
+        stored = self._load(
+            feature_id, LATEST_COLUMNS, ids, from_micros(lo), from_micros(hi), sort=True, current=True
+        )
+        return changed(table, decode(stored))
 
     def compact(self, feature_id: str, everything: bool = False) -> bool:
         """Merge segments now (all of them with ``everything``); False if another process is
@@ -172,12 +223,16 @@ class DuckDBOfflineStore:
         start: datetime | None = None,
         end: datetime | None = None,
         limit: int | None = None,
+        include_superseded: bool = False,
     ) -> pa.Table:
         validate_limit(limit)
         self._dir(feature_id)
 
         def run() -> pa.Table:
-            table = self._load(feature_id, HISTORY_COLUMNS, entity_ids, start, end, sort=True)
+            current = not include_superseded
+            table = self._load(
+                feature_id, HISTORY_COLUMNS, entity_ids, start, end, sort=True, current=current
+            )
             return decode(table if limit is None else table.slice(0, limit))
 
         return await asyncio.to_thread(run)
@@ -206,7 +261,7 @@ class DuckDBOfflineStore:
         self._dir(feature_id)
 
         def run() -> pa.Array:
-            column = decode(self._load(feature_id, ["value"], end=as_of)).column("value")
+            column = decode(self._load(feature_id, ["value"], end=as_of, current=True)).column("value")
             return column.combine_chunks()
 
         return await asyncio.to_thread(run)
@@ -220,7 +275,7 @@ class DuckDBOfflineStore:
     def _statistics(
         self, feature_id: str, numerical: bool, start: datetime | None, end: datetime | None
     ) -> dict[str, Any]:
-        h = decode(self._load(feature_id, ["value", "event_timestamp"], start=start, end=end))
+        h = decode(self._load(feature_id, ["value", "event_timestamp"], start=start, end=end, current=True))
         if pa.types.is_null(h.schema.field("value").type):
             h = h.set_column(0, "value", pa.nulls(h.num_rows, pa.float64() if numerical else pa.string()))
         cur = self._cursor()

@@ -29,9 +29,12 @@ def load(
     start: datetime | None = None,
     end: datetime | None = None,
     sort: bool = False,
+    current: bool = False,
 ) -> pa.Table:
     """The rows in range (``columns`` only, in unified types), sorted by entity, event
-    time, ingestion time when ``sort``; an empty table when the feature has no rows.
+    time, ingestion time when ``sort``; an empty table when the feature has no rows. With
+    ``current``, only the row holding each identity's current value (the last one of its
+    (entity, event time) run), sorting when a segment may hold corrections.
 
     ``segments`` lists the live segments; it is called again when a listed file vanished.
     String columns stay dictionary-encoded (cheap to read, filter and take): ``decode``
@@ -39,16 +42,18 @@ def load(
     ids = None if entity_ids is None else sorted({str(e) for e in entity_ids})
     lo = None if start is None else micros(start)
     hi = None if end is None else micros(end)
-    need = list(columns)
-    if sort:
-        need += [c for c in ("entity_id", "event_timestamp", "ingested_at") if c not in need]
-    if ids is not None:
-        need += [] if "entity_id" in need else ["entity_id"]
-    if lo is not None or hi is not None:
-        need += [] if "event_timestamp" in need else ["event_timestamp"]
 
     def read() -> pa.Table:
         segs = segments()
+        dedupe = current and any(s.corrects for s in segs)
+        ordered = sort or dedupe
+        need = list(columns)
+        if ordered:
+            need += [c for c in ("entity_id", "event_timestamp", "ingested_at") if c not in need]
+        if ids is not None:
+            need += [] if "entity_id" in need else ["entity_id"]
+        if lo is not None or hi is not None:
+            need += [] if "event_timestamp" in need else ["event_timestamp"]
         full = history_schema(unify([s.value_type for s in segs]), unify([s.transformed_type for s in segs]))
         target = pa.schema([_encoded_field(full.field(c)) for c in need])
         if ids is not None and not ids:
@@ -71,7 +76,7 @@ def load(
         if not pieces:
             return target.empty_table()
         table = pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
-        if sort and (len(pieces) > 1 or unsorted):
+        if ordered and (len(pieces) > 1 or unsorted):
             dictionary, codes = entity_codes(table.column("entity_id"))
             order = group_time_order(
                 string_ranks(dictionary)[codes],
@@ -80,6 +85,8 @@ def load(
                 _micros_of(table.column("ingested_at")),
             )
             table = table.take(order)
+        if dedupe:
+            table = current_rows(table)
         return table
 
     table = retrying(read)
@@ -147,6 +154,35 @@ def string_ranks(dictionary: pa.Array) -> np.ndarray:
     rank = np.empty(len(dictionary), dtype=np.int64)
     rank[pc.sort_indices(dictionary).to_numpy()] = np.arange(len(dictionary), dtype=np.int64)
     return rank
+
+
+# -- identities -------------------------------------------------------------------------------
+
+
+def current_mask(entity_ids: pa.ChunkedArray | pa.Array, event_ts: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """For rows sorted by (entity, event time, ingestion time): True on the last row of each
+    identity, the one that holds its current value."""
+    n = len(entity_ids)
+    keep = np.ones(n, dtype=bool)
+    if n < 2:
+        return keep
+    if pa.types.is_dictionary(entity_ids.type):
+        chunked = entity_ids if isinstance(entity_ids, pa.ChunkedArray) else pa.chunked_array([entity_ids])
+        codes = entity_codes(chunked)[1]
+        same = codes[1:] == codes[:-1]
+    else:
+        ids = entity_ids.combine_chunks() if isinstance(entity_ids, pa.ChunkedArray) else entity_ids
+        same = pc.equal(ids.slice(1), ids.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    ts = event_ts.cast(pa.int64())
+    ts = (ts.combine_chunks() if isinstance(ts, pa.ChunkedArray) else ts).to_numpy(zero_copy_only=False)
+    np.logical_not(same & (ts[1:] == ts[:-1]), out=keep[:-1])
+    return keep
+
+
+def current_rows(table: pa.Table) -> pa.Table:
+    """The rows of a sorted table that hold each identity's current value."""
+    keep = current_mask(table.column("entity_id"), table.column("event_timestamp"))
+    return table if keep.all() else table.filter(pa.array(keep))
 
 
 # -- ordering ---------------------------------------------------------------------------------

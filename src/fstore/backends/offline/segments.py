@@ -4,12 +4,16 @@ Layout of ``duckdb:///dir``::
 
     dir/<feature_id>/<time_ns>-<random>.parquet   append-only segments (history schema)
     dir/<feature_id>/.lock                        compaction lock (fcntl.flock)
+    dir/<feature_id>/.write.lock                  writers' lock (identity lookups, see duckdb)
+    dir/.txn/<time_ns>-<random>.txn               pending multi-feature writes (see txn)
 
-Every segment is written once, atomically (``*.tmp`` then ``os.replace``), under a unique
-name, so any number of processes can append and read at the same time without a server. A
-segment is sorted by (entity_id, event_timestamp, ingested_at) and records in its footer
-(key ``fstore``) that it is sorted, the entity/time range of each row group, and — for a
-merged segment — the names of the segments it replaces. A reader lists the directory, drops
+Every segment is written once, atomically (``*.tmp`` then ``os.replace``; the writer holds
+an exclusive ``flock`` on the ``*.tmp`` meanwhile, so a leftover of a dead writer is told
+apart and deleted), under a unique name, so any number of processes can append and read at
+the same time without a server. A segment is sorted by (entity_id, event_timestamp,
+ingested_at) and records in its footer (key ``fstore``) that it is sorted, the entity/time
+range of each row group, whether it may correct (share identities with) other rows, and —
+for a merged segment — the names of the segments it replaces. A reader lists the directory, drops
 every segment named as replaced by a segment it sees, and reads the rest; if a listed file
 has meanwhile been deleted by a compaction, it lists again (``retrying``).
 
@@ -27,11 +31,11 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -49,7 +53,6 @@ TARGET_SEGMENTS = 16  # a compaction merges the smallest segments down to about 
 ROW_GROUP_ROWS = 65_536  # row groups small enough that a lookup of a few entities skips most
 COMPRESSION = "snappy"  # reads ~2x faster than zstd here, files ~10% larger
 READ_ATTEMPTS = 8  # listings tried when files vanish under a reader (compactions)
-STALE_TMP_SECONDS = 3600  # a *.tmp this old is left over from a crashed writer
 META_KEY = b"fstore"
 
 
@@ -74,6 +77,7 @@ class Segment:
     sorted: bool
     sources: tuple[str, ...]
     groups: tuple[_Group, ...] | None
+    corrects: bool = True  # may share identities with other rows (unknown in old footers)
 
     def row_groups(self, ids: list[str] | None, lo: int | None, hi: int | None) -> list[int] | None:
         """Row groups that may hold matching rows (None: all)."""
@@ -112,6 +116,7 @@ def _read_segment(path: Path) -> Segment:
         sorted=bool(info.get("sorted")),
         sources=tuple(info.get("sources", ())),
         groups=None if groups is None else tuple(_Group(*g) for g in groups),
+        corrects=bool(info.get("corrects", True)),
     )
 
 
@@ -119,43 +124,74 @@ def _new_name() -> str:
     return f"{time.time_ns():020d}-{secrets.token_hex(6)}.parquet"
 
 
-def _write_segment(directory: Path, table: pa.Table, sources: Sequence[str] = ()) -> Segment:
-    """Write a normalised, sorted table as a new segment (atomically)."""
+class Staged:
+    """A segment written to its temporary file (under an exclusive ``flock``, so a cleaner
+    can tell it from a dead writer's leftover) but not yet published."""
+
+    def __init__(self, segment: Segment, tmp: Path, handle: BinaryIO) -> None:
+        self.segment = segment
+        self.tmp = tmp
+        self._handle: BinaryIO | None = handle
+
+    def publish(self) -> None:
+        """Rename into place (atomic: readers see the whole segment or nothing)."""
+        self.tmp.replace(self.segment.path)
+        self.close()
+
+    def discard(self) -> None:
+        self.tmp.unlink(missing_ok=True)
+        self.segment.path.unlink(missing_ok=True)
+        self.close()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def _stage_segment(
+    directory: Path, table: pa.Table, sources: Sequence[str] = (), corrects: bool = False
+) -> Staged:
+    """Write a normalised, sorted table to a temporary file, fsynced, ready to publish.
+
+    ``corrects``: some of its rows may share an identity with rows of other segments (so
+    readers must keep the current row of each identity)."""
     groups = []
     for off in range(0, table.num_rows, ROW_GROUP_ROWS):
         part = table.slice(off, ROW_GROUP_ROWS)
         ids = part.column("entity_id")
         ts = pc.min_max(part.column("event_timestamp").cast(pa.int64()))
         groups.append([part.num_rows, ids[0].as_py(), ids[-1].as_py(), ts["min"].as_py(), ts["max"].as_py()])
-    info = {"sorted": True, "groups": groups, "sources": list(sources)}
+    info = {"sorted": True, "groups": groups, "sources": list(sources), "corrects": corrects}
     value = table.schema.field("value").type
     schema = table.schema.with_metadata({META_KEY: json.dumps(info).encode()})
     table = table.replace_schema_metadata(schema.metadata)
     name = _new_name()
     tmp = directory / f"{name}.tmp"
+    f = tmp.open("wb")
     try:
-        with tmp.open("wb") as f:
-            writer = pq.ParquetWriter(
-                f,
-                schema,
-                compression=COMPRESSION,
-                # dictionaries where values repeat; delta encoding for the (sorted) times
-                use_dictionary=["entity_id", "version"] + (["value"] if pa.types.is_string(value) else []),
-                column_encoding={
-                    "event_timestamp": "DELTA_BINARY_PACKED",
-                    "ingested_at": "DELTA_BINARY_PACKED",
-                },
-            )
-            for off in range(0, table.num_rows, ROW_GROUP_ROWS):
-                writer.write_table(table.slice(off, ROW_GROUP_ROWS), row_group_size=ROW_GROUP_ROWS)
-            writer.close()
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(directory / name)
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        writer = pq.ParquetWriter(
+            f,
+            schema,
+            compression=COMPRESSION,
+            # dictionaries where values repeat; delta encoding for the (sorted) times
+            use_dictionary=["entity_id", "version"] + (["value"] if pa.types.is_string(value) else []),
+            column_encoding={
+                "event_timestamp": "DELTA_BINARY_PACKED",
+                "ingested_at": "DELTA_BINARY_PACKED",
+            },
+        )
+        for off in range(0, table.num_rows, ROW_GROUP_ROWS):
+            writer.write_table(table.slice(off, ROW_GROUP_ROWS), row_group_size=ROW_GROUP_ROWS)
+        writer.close()
+        f.flush()
+        os.fsync(f.fileno())
     except BaseException:
         tmp.unlink(missing_ok=True)
+        f.close()
         raise
-    return Segment(
+    segment = Segment(
         name=name,
         path=directory / name,
         rows=table.num_rows,
@@ -164,7 +200,43 @@ def _write_segment(directory: Path, table: pa.Table, sources: Sequence[str] = ()
         sorted=True,
         sources=tuple(sources),
         groups=tuple(_Group(*g) for g in groups),
+        corrects=corrects,
     )
+    return Staged(segment, tmp, f)
+
+
+def _write_segment(
+    directory: Path, table: pa.Table, sources: Sequence[str] = (), corrects: bool = False
+) -> Segment:
+    """Write a normalised, sorted table as a new segment (atomically)."""
+    staged = _stage_segment(directory, table, sources, corrects)
+    try:
+        staged.publish()
+    except BaseException:
+        staged.discard()
+        raise
+    return staged.segment
+
+
+def remove_if_dead(path: Path) -> bool:
+    """Delete a file another process holds an exclusive ``flock`` on while it lives (a
+    temporary segment, a pending marker) when no process holds it; True if deleted."""
+    try:
+        f = path.open("rb")
+    except FileNotFoundError:
+        return False
+    with f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # its writer is alive
+        try:
+            if path.stat().st_ino != os.fstat(f.fileno()).st_ino:
+                return False  # renamed or replaced since we opened it
+        except FileNotFoundError:
+            return False
+        path.unlink(missing_ok=True)
+        return True
 
 
 def retrying(read: Callable[[], T]) -> T:
@@ -216,8 +288,9 @@ def _choose(segs: Sequence[Segment]) -> list[Segment]:
 class SegmentCatalog:
     """The segment files of every feature under ``root``, their footers cached by name."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, pending: Callable[[], frozenset[tuple[str, str]]] = frozenset) -> None:
         self.root = root
+        self._pending = pending  # (feature id, segment name) of unpublished segments
         self._meta: dict[str, dict[str, Segment]] = {}
 
     def directory(self, feature_id: str) -> Path:
@@ -247,18 +320,37 @@ class SegmentCatalog:
         return out
 
     def live_segments(self, feature_id: str) -> list[Segment]:
-        """The live segments: those no other segment present says it replaces."""
+        """The live segments: those no other segment present says it replaces, and no
+        pending multi-feature write names (listed after the segments: see ``txn``)."""
         segs = self.all_segments(feature_id)
         replaced = {s for seg in segs for s in seg.sources}
-        return [s for s in segs if s.name not in replaced] if replaced else segs
+        if replaced:
+            segs = [s for s in segs if s.name not in replaced]
+        pending = self._pending() if segs else frozenset()
+        if pending:
+            segs = [s for s in segs if (feature_id, s.name) not in pending]
+        return segs
 
-    def append(self, feature_id: str, table: pa.Table) -> Segment:
-        """Write a normalised, sorted table as a new segment of the feature."""
+    def stage(self, feature_id: str, table: pa.Table, corrects: bool) -> Staged:
+        """Write a normalised, sorted table as a segment of the feature, not yet published."""
         directory = self.directory(feature_id)
         directory.mkdir(parents=True, exist_ok=True)
-        seg = _write_segment(directory, table)
-        self._meta.setdefault(feature_id, {})[seg.name] = seg
-        return seg
+        staged = _stage_segment(directory, table, corrects=corrects)
+        self._meta.setdefault(feature_id, {})[staged.segment.name] = staged.segment
+        return staged
+
+    @contextlib.contextmanager
+    def write_locks(self, feature_ids: Sequence[str]) -> Iterator[None]:
+        """Exclusive ``flock`` of each feature's writers (taken in name order: no deadlock):
+        a writer looks up stored identities and publishes its segments under it, so two
+        writers never both take the same new identity for unseen."""
+        with contextlib.ExitStack() as stack:
+            for feature_id in sorted(set(feature_ids)):
+                directory = self.directory(feature_id)
+                directory.mkdir(parents=True, exist_ok=True)
+                lock = stack.enter_context((directory / ".write.lock").open("a"))
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            yield
 
     def forget(self, feature_id: str) -> None:
         """Drop the cached footers of a feature (its directory is being deleted)."""
@@ -285,7 +377,8 @@ class SegmentCatalog:
                     return True
                 names = [s.name for s in chosen]
                 table = retrying(lambda: _read_whole(chosen))
-                merged = _write_segment(directory, table.sort_by(SORT_KEYS), sources=names)
+                corrects = any(s.corrects for s in chosen)
+                merged = _write_segment(directory, table.sort_by(SORT_KEYS), names, corrects)
                 self._meta.setdefault(feature_id, {})[merged.name] = merged
                 for name in names:
                     (directory / name).unlink(missing_ok=True)
@@ -300,9 +393,6 @@ class SegmentCatalog:
         present = {s.name for s in segs}
         for name in {s for seg in segs for s in seg.sources} & present:
             (directory / name).unlink(missing_ok=True)
-        cutoff = time.time() - STALE_TMP_SECONDS
         for entry in os.scandir(directory):
             if entry.name.endswith(".tmp"):
-                with contextlib.suppress(FileNotFoundError):
-                    if entry.stat().st_mtime < cutoff:
-                        Path(entry.path).unlink(missing_ok=True)
+                remove_if_dead(Path(entry.path))
