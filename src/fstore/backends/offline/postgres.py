@@ -21,16 +21,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fstore.backends.offline import postgres_audit as audit
 from fstore.backends.offline import postgres_sql as sql
-from fstore.backends.offline.base import LATEST_COLUMNS, PitRequest, validate_limit, validate_pit
+from fstore.backends.offline.base import LATEST_COLUMNS, PitRequest, WriteCount, validate_limit, validate_pit
+from fstore.backends.offline.identity import dedupe
 from fstore.backends.offline.postgres_arrow import (
     PG_EPOCH_US,
     PitRows,
@@ -51,6 +54,10 @@ if TYPE_CHECKING:
     from psycopg import AsyncConnection
 
 ANALYZE_ROWS = 5_000  # appends this large refresh the planner's statistics when they are stale
+
+
+class _FeatureGone(Exception):
+    """A feature of a write was deleted since it was registered."""
 
 
 def _columns(rows: list[tuple[Any, ...]], width: int) -> list[Sequence[Any]]:
@@ -93,10 +100,11 @@ class PostgresOfflineStore:
         if not isinstance(feature_id, str) or not NAME_PATTERN.match(feature_id):
             raise ValidationError(f"feature id {feature_id!r} is not a valid identifier")
 
-    async def _lookup(self, conn: AsyncConnection[Any], feature_id: str) -> tuple[int, int, int] | None:
+    async def _lookup(self, conn: AsyncConnection[Any], feature_id: str) -> tuple[int, int, int, bool] | None:
+        """fid, value kinds, transformed kinds, whether corrections are stored."""
         cur = await conn.execute(self._q(sql.FEATURE), [feature_id])
         row = await cur.fetchone()
-        return None if row is None else (row[0], row[1], row[2])
+        return None if row is None else (row[0], row[1], row[2], row[3] > 0)
 
     async def _register(self, feature_id: str, value_kind: int, transformed_kind: int) -> int:
         """The feature's fid, its row (and partition) created and its kinds extended as needed."""
@@ -126,30 +134,73 @@ class PostgresOfflineStore:
     # -- writing --------------------------------------------------------------------------------
 
     async def append(self, feature_id: str, table: pa.Table) -> int:
-        self._check(feature_id)
-        if not isinstance(table, pa.Table):
-            raise ValidationError("append takes an Arrow table with the history columns")
-        data = normalise(table)
-        if data.num_rows == 0:
-            return 0
-        vk = sql.kind_of(data.schema.field("value").type, sql.VALUE_KINDS)
-        tk = sql.kind_of(data.schema.field("transformed").type, sql.TRANSFORMED_KINDS)
-        for _ in range(3):  # again when another process deleted the feature meanwhile
-            fid = await self._register(feature_id, vk, tk)
-            names, arrays = history_columns(data, fid, sql.VALUE_KINDS.get(vk), sql.TRANSFORMED_KINDS.get(tk))
-            copy = sql.HISTORY_COPY.replace("{columns}", ", ".join(names))
-            async with self._db.connection() as conn, conn.transaction():
-                cur = await conn.execute(self._q(sql.FEATURE_FOR_SHARE), [fid])
-                if await cur.fetchone() is None:
+        return (await self.write({feature_id: table}))[feature_id].stored
+
+    async def write(self, tables: Mapping[str, pa.Table]) -> dict[str, WriteCount]:
+        for feature_id, table in tables.items():
+            self._check(feature_id)
+            if not isinstance(table, pa.Table):
+                raise ValidationError("write takes Arrow tables with the history columns")
+        data = {f: dedupe(normalise(t)) for f, t in tables.items()}
+        todo = {f: t for f, (t, _) in data.items() if t.num_rows}
+        counts = await self._write(todo) if todo else {}
+        for feature_id, stored in counts.items():
+            if stored.stored >= ANALYZE_ROWS:
+                await self._analyze(self._known[feature_id][0], stored.stored)
+        return {f: replace(counts.get(f, WriteCount()), duplicates=d) for f, (_, d) in data.items()}
+
+    async def _write(self, tables: dict[str, pa.Table]) -> dict[str, WriteCount]:
+        """Every feature's rows in one transaction, features in name order (writers of the
+        same features lock their rows in the same order: no deadlock)."""
+        order = sorted(tables)
+        kinds = {
+            f: (
+                sql.kind_of(tables[f].schema.field("value").type, sql.VALUE_KINDS),
+                sql.kind_of(tables[f].schema.field("transformed").type, sql.TRANSFORMED_KINDS),
+            )
+            for f in order
+        }
+        for _ in range(3):  # again when another process deleted a feature meanwhile
+            fids = {f: await self._register(f, *kinds[f]) for f in order}
+            try:
+                async with self._db.connection() as conn, conn.transaction():
+                    return {f: await self._write_one(conn, fids[f], tables[f], *kinds[f]) for f in order}
+            except _FeatureGone:  # rolled back
+                for feature_id in order:
                     self._known.pop(feature_id, None)
-                    continue
-                async with conn.cursor() as c, c.copy(self._q(copy, fid)) as out:
-                    for chunk in encode(arrays, data.num_rows):
-                        await out.write(chunk)
-            if data.num_rows >= ANALYZE_ROWS:
-                await self._analyze(fid, data.num_rows)
-            return data.num_rows
-        raise StoreUnavailableError(f"feature {feature_id!r} keeps being deleted while appended", store=STORE)
+        raise StoreUnavailableError("features keep being deleted while written", store=STORE)
+
+    async def _write_one(
+        self, conn: AsyncConnection[Any], fid: int, table: pa.Table, vk: int, tk: int
+    ) -> WriteCount:
+        """One feature's part of a write, in the caller's transaction."""
+        ts = pc.min_max(table.column("event_timestamp"))
+        lo, hi = ts["min"].as_py(), ts["max"].as_py()
+        cur = await conn.execute(self._q(sql.FEATURE_FOR_WRITE), [lo, fid])
+        row = await cur.fetchone()
+        if row is None:
+            raise _FeatureGone
+        names, arrays = history_columns(table, fid, sql.VALUE_KINDS.get(vk), sql.TRANSFORMED_KINDS.get(tk))
+        if not row[0]:  # newer than everything stored: no lookup
+            await self._copy(conn, self._q(sql.HISTORY_COPY, fid), names, arrays)
+            stored, corrections = table.num_rows, 0
+        else:
+            staged = await conn.execute("SELECT to_regclass(%s) IS NOT NULL", [f"pg_temp.{sql.STAGE}"])
+            exists = (await staged.fetchone())[0]  # type: ignore[index]
+            await conn.execute(sql.TRUNCATE_STAGE if exists else self._q(sql.CREATE_STAGE))
+            await self._copy(conn, sql.HISTORY_COPY.replace("{h}", sql.STAGE), names, arrays)
+            cur = await conn.execute(self._q(sql.insert_changed(names), fid))
+            stored, corrections = await cur.fetchone()  # type: ignore[misc]
+        await conn.execute(self._q(sql.WRITTEN), [hi, corrections, fid])
+        return WriteCount(stored=stored, unchanged=table.num_rows - stored)
+
+    @staticmethod
+    async def _copy(conn: AsyncConnection[Any], target: str, names: list[str], arrays: Any) -> None:
+        rows = len(arrays[0][1])
+        copy = target.replace("{columns}", ", ".join(names))
+        async with conn.cursor() as c, c.copy(copy) as out:
+            for chunk in encode(arrays, rows):
+                await out.write(chunk)
 
     async def _analyze(self, fid: int, appended: int) -> None:
         """Fresh planner statistics after a large append (autovacuum can take a minute): without
@@ -177,10 +228,11 @@ class PostgresOfflineStore:
     # -- reading --------------------------------------------------------------------------------
 
     async def _read(
-        self, feature_id: str, query: Callable[[list[str], list[str]], str], params: dict[str, Any]
+        self, feature_id: str, query: Callable[[list[str], list[str], bool], str], params: dict[str, Any]
     ) -> tuple[list[tuple[Any, ...]], int, int]:
-        """Rows of ``query(value columns, transformed columns)`` on the feature's partition,
-        and the feature's kinds (no rows and no kinds when it has no history)."""
+        """Rows of ``query(value columns, transformed columns, corrections stored)`` on the
+        feature's partition, and the feature's kinds (no rows and no kinds when it has no
+        history)."""
         import psycopg
 
         self._check(feature_id)
@@ -189,10 +241,11 @@ class PostgresOfflineStore:
                 found = await self._lookup(conn, feature_id)
                 if found is None:
                     return [], 0, 0
-                fid, vk, tk = found
+                fid, vk, tk, corrected = found
                 vcols, tcols = sql.columns_of(vk, sql.VALUE_KINDS), sql.columns_of(tk, sql.TRANSFORMED_KINDS)
+                text = query([c for c, _ in vcols], [c for c, _ in tcols], corrected)
                 cur = conn.cursor(binary=True)
-                await cur.execute(self._q(query([c for c, _ in vcols], [c for c, _ in tcols]), fid), params)
+                await cur.execute(self._q(text, fid), params)
                 return await cur.fetchall(), vk, tk
         except psycopg.errors.UndefinedTable:  # the feature was deleted meanwhile
             return [], 0, 0
@@ -200,7 +253,8 @@ class PostgresOfflineStore:
     @staticmethod
     def _params(
         entity_ids: Sequence[str] | None, start: datetime | None, end: datetime | None
-    ) -> tuple[str, dict[str, Any]]:
+    ) -> tuple[tuple[bool, bool, bool], dict[str, Any]]:
+        """The range filter's flags (for ``sql.where``) and parameters."""
         params: dict[str, Any] = {}
         if entity_ids is not None:
             params["ids"] = sorted({str(e) for e in entity_ids})
@@ -208,7 +262,7 @@ class PostgresOfflineStore:
             params["start"] = utc(start)
         if end is not None:
             params["end"] = utc(end)
-        return sql.where(entity_ids is not None, start is not None, end is not None), params
+        return (entity_ids is not None, start is not None, end is not None), params
 
     async def history(
         self,
@@ -217,14 +271,18 @@ class PostgresOfflineStore:
         start: datetime | None = None,
         end: datetime | None = None,
         limit: int | None = None,
+        include_superseded: bool = False,
     ) -> pa.Table:
         validate_limit(limit)
-        filters, params = self._params(entity_ids, start, end)
+        flags, params = self._params(entity_ids, start, end)
         if limit is not None:
             params["limit"] = int(limit)
-        rows, vk, tk = await self._read(
-            feature_id, lambda v, t: sql.history(v, t, filters, limit is not None), params
-        )
+
+        def query(v: list[str], t: list[str], corrected: bool) -> str:
+            filters = sql.where(*flags, current=corrected and not include_superseded)
+            return sql.history(v, t, filters, limit is not None)
+
+        rows, vk, tk = await self._read(feature_id, query, params)
         vcols, tcols = sql.columns_of(vk, sql.VALUE_KINDS), sql.columns_of(tk, sql.TRANSFORMED_KINDS)
         columns = _columns(rows, 4 + len(vcols) + len(tcols))
         n, nv = len(rows), len(vcols)
@@ -249,8 +307,9 @@ class PostgresOfflineStore:
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> pa.Table:
-        filters, params = self._params(entity_ids, start, end)
-        rows, vk, _ = await self._read(feature_id, lambda v, t: sql.latest(v, filters), params)
+        flags, params = self._params(entity_ids, start, end)
+        # the newest ingestion of an event comes first: superseded rows never do
+        rows, vk, _ = await self._read(feature_id, lambda v, t, c: sql.latest(v, sql.where(*flags)), params)
         rows.reverse()  # entities ascending
         vcols = sql.columns_of(vk, sql.VALUE_KINDS)
         columns = _columns(rows, 2 + len(vcols))
@@ -260,8 +319,10 @@ class PostgresOfflineStore:
         )
 
     async def values(self, feature_id: str, as_of: datetime | None = None) -> pa.Array:
-        filters, params = self._params(None, None, as_of)
-        rows, vk, _ = await self._read(feature_id, lambda v, t: sql.values(v, filters), params)
+        flags, params = self._params(None, None, as_of)
+        rows, vk, _ = await self._read(
+            feature_id, lambda v, t, c: sql.values(v, sql.where(*flags, current=c)), params
+        )
         vcols = sql.columns_of(vk, sql.VALUE_KINDS)
         return unified(_columns(rows, len(vcols)), vcols, len(rows))
 
@@ -271,14 +332,14 @@ class PostgresOfflineStore:
         import psycopg
 
         self._check(feature_id)
-        filters, params = self._params(None, start, end)
+        flags, params = self._params(None, start, end)
         out: dict[str, Any] = {"count": 0, "nulls": 0, "distinct": 0, "first_event": None, "last_event": None}
         if numerical:
             out.update(mean=None, std=None, min=None, max=None, quantiles={})
         else:
             out["top_categories"] = []
         try:
-            counts = await self._statistics(feature_id, numerical, filters, params, out)
+            counts = await self._statistics(feature_id, numerical, flags, params, out)
         except psycopg.errors.UndefinedTable:  # the feature was deleted meanwhile
             return out
         if counts is None:
@@ -294,7 +355,12 @@ class PostgresOfflineStore:
         return out
 
     async def _statistics(
-        self, feature_id: str, numerical: bool, filters: str, params: dict[str, Any], out: dict[str, Any]
+        self,
+        feature_id: str,
+        numerical: bool,
+        flags: tuple[bool, bool, bool],
+        params: dict[str, Any],
+        out: dict[str, Any],
     ) -> tuple[Any, ...] | None:
         """Fills ``out`` with the numbers or categories; returns the counts (None when the
         feature has no history)."""
@@ -302,7 +368,8 @@ class PostgresOfflineStore:
             found = await self._lookup(conn, feature_id)
             if found is None:
                 return None
-            fid, vk, _ = found
+            fid, vk, _, corrected = found
+            filters = sql.where(*flags, current=corrected)
             cur = conn.cursor(binary=True)
             if numerical:
                 if vk & 4:

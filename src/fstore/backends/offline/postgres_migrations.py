@@ -7,9 +7,11 @@ second finds nothing left to do; ``fstore_migrations`` records what was applied.
 
 Layout (``{s}`` is the store's schema):
 
-* ``fstore_features``: one row per feature with history: its small integer key ``fid`` and
+* ``fstore_features``: one row per feature with history: its small integer key ``fid``,
   the kinds of values appended so far (bit sets, see ``postgres_sql.VALUE_KINDS``), from
-  which reads type their Arrow columns;
+  which reads type their Arrow columns, the newest event time stored (``max_event``) and
+  the number of corrections stored (``corrections``: reads drop superseded rows if any);
+  writers lock the row (``FOR UPDATE``) for their transaction;
 * ``fstore_history``: the history, list-partitioned by ``fid``, one partition per feature
   (``fstore_history_<fid>``, created on its first append, dropped by ``delete_feature``).
   Typed columns hold the raw value (``v_int``/``v_float``/``v_text``) and the transformed
@@ -79,6 +81,26 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         ],
     ),
 ]
+MIGRATIONS.append(
+    (
+        3,
+        "value identities",
+        [
+            # newest event time stored (writes newer than it skip the identity lookup) and
+            # how many corrections were stored (reads keep only current rows when any)
+            """
+            ALTER TABLE {s}.fstore_features
+                ADD COLUMN max_event timestamptz,
+                ADD COLUMN corrections bigint NOT NULL DEFAULT 0
+            """,
+            # history from before identities may repeat them: treat it as corrected
+            """
+            UPDATE {s}.fstore_features AS f SET corrections = 1,
+                max_event = (SELECT max(h.event_timestamp) FROM {s}.fstore_history AS h WHERE h.fid = f.fid)
+            """,
+        ],
+    )
+)
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 

@@ -43,7 +43,9 @@ def partition(schema: str, fid: int) -> str:
 
 # -- features ---------------------------------------------------------------------------------
 
-FEATURE = "SELECT fid, value_kinds, transformed_kinds FROM {s}.fstore_features WHERE feature_id = %s"
+FEATURE = (
+    "SELECT fid, value_kinds, transformed_kinds, corrections FROM {s}.fstore_features WHERE feature_id = %s"
+)
 FEATURES = (
     "SELECT feature_id, fid, value_kinds, transformed_kinds FROM {s}.fstore_features "
     "WHERE feature_id = ANY(%s)"
@@ -64,23 +66,68 @@ INSERT_FEATURE = (
 # … PARTITION OF would take an ACCESS EXCLUSIVE lock)
 CREATE_PARTITION = "CREATE TABLE {h} (LIKE {s}.fstore_history INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
 ATTACH_PARTITION = "ALTER TABLE {s}.fstore_history ATTACH PARTITION {h} FOR VALUES IN ({fid})"
-# appends hold the feature's row in SHARE mode: a delete waits for them, and an append after
-# a delete finds no row and registers the feature again
-FEATURE_FOR_SHARE = "SELECT 1 FROM {s}.fstore_features WHERE fid = %s FOR SHARE"
+# writers hold the feature's row exclusively for their transaction: writers of one feature
+# take turns (each looks up the identities the previous one stored) and a delete waits; a
+# write after a delete finds no row and registers the feature again
+# (whether rows at or after the given time may be stored already)
+FEATURE_FOR_WRITE = (
+    "SELECT coalesce(max_event >= %s, false) FROM {s}.fstore_features WHERE fid = %s FOR UPDATE"
+)
+WRITTEN = (
+    "UPDATE {s}.fstore_features SET max_event = greatest(max_event, %s), "
+    "corrections = corrections + %s WHERE fid = %s"
+)
 DELETE_FEATURE = "DELETE FROM {s}.fstore_features WHERE feature_id = %s RETURNING fid"
 DROP_PARTITION = "DROP TABLE IF EXISTS {h}"
 
 HISTORY_COPY = "COPY {h} ({columns}) FROM STDIN (FORMAT binary)"
+# a write that may repeat stored identities goes through a staging table: one INSERT … SELECT
+# probes the index for each staged row's current value and inserts the new and changed rows
+STAGE = "fstore_stage"
+CREATE_STAGE = f"CREATE TEMPORARY TABLE {STAGE} (LIKE {{s}}.fstore_history) ON COMMIT DROP"
+TRUNCATE_STAGE = f"TRUNCATE {STAGE}"
+
+
+def insert_changed(columns: Sequence[str]) -> str:
+    """Insert the staged rows whose identity is new or whose value differs from the stored
+    current one; returns (rows inserted, of which corrections)."""
+    cols = ", ".join(columns)
+    differs = " OR ".join(f"s.{c} IS DISTINCT FROM w.{c}" for c in ("v_int", "v_float", "v_text"))
+    return f"""
+WITH cand AS MATERIALIZED (
+    SELECT {", ".join(f"s.{c}" for c in columns)}, w.entity_id IS NOT NULL AS corr
+    FROM {STAGE} AS s
+    LEFT JOIN LATERAL (
+        SELECT h.entity_id, h.v_int, h.v_float, h.v_text FROM {{h}} AS h
+        WHERE h.entity_id = s.entity_id AND h.event_timestamp = s.event_timestamp
+        ORDER BY h.ingested_at DESC LIMIT 1
+    ) AS w ON true
+    WHERE w.entity_id IS NULL OR {differs}
+), ins AS (
+    INSERT INTO {{h}} ({cols}) SELECT {cols} FROM cand
+)
+SELECT count(*), count(*) FILTER (WHERE corr) FROM cand
+"""
+
+
 RELTUPLES = "SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)"  # -1: never analysed
 ANALYZE = "ANALYZE {h}"
 
 # -- reads ------------------------------------------------------------------------------------
 
 
-def where(entity_ids: bool, start: bool, end: bool, alias: str = "") -> str:
-    """The range filter (parameters ``ids``, ``start``, ``end``), both ends inclusive."""
+def where(entity_ids: bool, start: bool, end: bool, alias: str = "", current: bool = False) -> str:
+    """The range filter (parameters ``ids``, ``start``, ``end``), both ends inclusive; with
+    ``current`` only rows no later ingestion of their identity supersedes."""
     a = f"{alias}." if alias else ""
     conds = []
+    if current:
+        outer = alias or "{h}"
+        conds.append(
+            "NOT EXISTS (SELECT 1 FROM {h} AS n WHERE n.entity_id = "
+            f"{outer}.entity_id AND n.event_timestamp = {outer}.event_timestamp "
+            f"AND n.ingested_at > {outer}.ingested_at)"
+        )
     if entity_ids:
         conds.append(f"{a}entity_id = ANY(%(ids)s)")
     if start:
