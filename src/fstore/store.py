@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 
 from fstore.backends import create_metadata_store, create_offline_store, create_online_store, mask_url
+from fstore.backends.offline.base import WriteCount
 from fstore.backends.online.base import OnlineWrite
 from fstore.catalog import Catalog, ResolvedFeature
 from fstore.columns import history_table, online_write, transform_arrow
@@ -50,6 +51,7 @@ from fstore.values import (
     from_micros,
     to_datetime,
 )
+from fstore.write_result import IngestResult, StoreResult
 
 log = logging.getLogger(__name__)
 
@@ -190,18 +192,19 @@ class FeatureStore(RegistryMethods):
 
     # -- writing values -------------------------------------------------------------------------
 
-    async def store_feature_values(self, feature_id: str, batch: Any) -> int:
+    async def store_feature_values(self, feature_id: str, batch: Any) -> StoreResult:
         """Validate and store a batch of one feature's values (nothing is stored if a row is
-        bad); returns the number of values stored."""
+        bad); returns the number of values received, an int whose ``stored``, ``unchanged``
+        and ``duplicates`` say what became of them (see ``fstore.write_result``)."""
         await self._ready()
         (resolved,) = await self.catalog.resolve([feature_id])
         values = coerce_values(resolved.feature, batch, entity_column=resolved.entity.join_key)
-        await self._write([(resolved, values)])
-        return len(values)
+        counts = (await self._write([(resolved, values)])).get(resolved.feature.id, WriteCount())
+        return StoreResult(len(values), counts.stored, counts.unchanged, counts.duplicates)
 
     async def store_feature_value(
         self, feature_id: str, entity_id: str | int, value: Any, event_timestamp: datetime | str | None = None
-    ) -> int:
+    ) -> StoreResult:
         row = {"entity_id": entity_id, "value": value, "event_timestamp": event_timestamp}
         return await self.store_feature_values(feature_id, [row])
 
@@ -213,10 +216,12 @@ class FeatureStore(RegistryMethods):
         timestamp_column: str = "event_timestamp",
         entity_column: str | None = None,
         validate_only: bool = False,
-    ) -> dict[str, int]:
+    ) -> IngestResult:
         """Store a wide table: an entity id column, a timestamp column and one column per
-        feature. Every column is validated before anything is stored; ``validate_only``
-        stops there (a dry run)."""
+        feature. Every column is validated and transformed before anything is stored, and
+        the offline write of the whole call is atomic; ``validate_only`` stops after the
+        validation (a dry run). Returns the values received per feature (a dict) with
+        ``stored``/``unchanged``/``duplicates`` per feature (see ``fstore.write_result``)."""
         await self._ready()
         if isinstance(data, pd.DataFrame):
             data = pa.Table.from_pandas(data, preserve_index=False)
@@ -247,28 +252,40 @@ class FeatureStore(RegistryMethods):
         ids = coerce_entity_ids(data.column(key))
         ts = coerce_timestamps(data.column(timestamp_column), None)
         batches = [(r, Values(ids, ts, coerce_column(r.feature, data.column(r.name), ids))) for r in resolved]
-        if not validate_only:
-            await self._write(batches)
-        return {r.name: len(v) for r, v in batches}
+        received = {r.name: len(v) for r, v in batches}
+        if validate_only:
+            return IngestResult.of(received, {}, {}, {})
+        counts = await self._write(batches)
+        found = {r.name: counts.get(r.feature.id, WriteCount()) for r, _ in batches}
+        return IngestResult.of(
+            received,
+            {n: c.stored for n, c in found.items()},
+            {n: c.unchanged for n, c in found.items()},
+            {n: c.duplicates for n, c in found.items()},
+        )
 
-    async def _write(self, batches: Sequence[tuple[ResolvedFeature, Values]]) -> None:
-        """Append each batch to the offline history, then update the online copy with one
-        write per entity (the online store merges all features of an entity in one pass)."""
+    async def _write(self, batches: Sequence[tuple[ResolvedFeature, Values]]) -> dict[str, WriteCount]:
+        """Transform every batch first, then write them to the offline history as one atomic
+        unit (per identity: unchanged values are not rewritten, see ``OfflineStore.write``),
+        then update the online copy with one write per entity (the online store merges all
+        features of an entity in one pass). Returns the offline counts by feature id."""
         now_us = int(datetime.now(UTC).timestamp() * 1_000_000)
+        tables: dict[str, pa.Table] = {}
         online: dict[str, list[OnlineWrite]] = {}
         for resolved, values in batches:
             if len(values) == 0:
                 continue
             transformed = transform_arrow(resolved, values.values)
-            table = history_table(
+            tables[resolved.feature.id] = history_table(
                 values.entity_ids, values.event_ts, values.values, transformed, resolved.version, now_us
             )
-            await self.offline.append(resolved.feature.id, table)
             write = online_write(resolved, values.entity_ids, values.event_ts, values.values, transformed)
             online.setdefault(resolved.entity.name, []).append(write)
+        counts = await self.offline.write(tables) if tables else {}
         for entity, writes in online.items():
             await self.guard.write(entity, writes)
         self.metrics.ingested_values += sum(len(values) for _, values in batches)
+        return counts
 
     # -- reading values -------------------------------------------------------------------------
 
@@ -322,7 +339,11 @@ class FeatureStore(RegistryMethods):
         start: datetime | str | None = None,
         end: datetime | str | None = None,
         limit: int | None = None,
+        include_superseded: bool = False,
     ) -> pa.Table:
+        """The stored values, ordered by entity, event time and ingestion time: the current
+        value of each (entity, event time), or with ``include_superseded`` (for audit) every
+        stored row — an identity's superseded rows come before its current (last) one."""
         await self._ready()
         (resolved,) = await self.catalog.resolve([feature_id])
         return await self.offline.history(
@@ -331,6 +352,7 @@ class FeatureStore(RegistryMethods):
             start=to_datetime(start) if start is not None else None,
             end=to_datetime(end) if end is not None else None,
             limit=limit,
+            include_superseded=include_superseded,
         )
 
     async def get_historical_features(

@@ -115,7 +115,7 @@ MODEL_EXAMPLES: dict[type[BaseModel], dict[str, Any]] = {
         "max": 99.0,
     },
     Lineage: {"feature": "amount_x2", "transitive": False, "features": ["amount"]},
-    Stored: {"stored": 10000},
+    Stored: {"stored": 9000, "unchanged": 1000, "duplicates": 0},
     Materialized: {"features": {"amount": 10000, "segment": 9870}, "total": 19870},
     User: _USER,
     ApiKey: _KEY,

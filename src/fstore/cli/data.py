@@ -4,7 +4,9 @@
 file, validates every row of every feature column first (a dry run with the same checks the
 store applies), and only then hands the table to ``FeatureStore.ingest`` batch by batch
 (schema problems — unknown columns, a missing id or timestamp column — fail on the first
-batch, before anything is written).
+batch, before anything is written). Each batch is one atomic write, and rows already stored
+with the same value are not written again: a run killed part-way and run again ends with
+the file stored exactly once, and says how many values were already there.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 
     from fstore.models import Feature
     from fstore.store import FeatureStore
+    from fstore.write_result import IngestResult
 
 TimestampOpt = Annotated[str, typer.Option("--timestamp-column", help="Column holding the event times.")]
 StartOpt = Annotated[str | None, typer.Option("--start", help="From this event time (ISO-8601).")]
@@ -196,12 +199,14 @@ def ingest(
     kind = file_format(file)
     data = read_table(file)
 
-    async def go(store: FeatureStore) -> dict[str, int]:
+    async def go(store: FeatureStore) -> IngestResult:
         try:
             prepared = await prepare(store, data, feature, timestamp_column, entity_column)
         except Exception as exc:
             raise with_line(exc, file, kind) from None
-        counts: dict[str, int] = {}
+        from fstore.write_result import IngestResult
+
+        counts = IngestResult.empty()
         starts = range(0, max(prepared.num_rows, 1), batch_size)
         bar = None
         if progress_enabled(as_json):
@@ -219,8 +224,7 @@ def ingest(
                     timestamp_column=timestamp_column,
                     entity_column=entity_column,
                 )
-                for name, n in stored.items():
-                    counts[name] = counts.get(name, 0) + n
+                counts.merge(stored)
                 if bar is not None:
                     bar.advance(task, chunk.num_rows)
         finally:
@@ -229,11 +233,33 @@ def ingest(
         return counts
 
     counts = run(go)
-    result = {"file": str(file), "rows": data.num_rows, "features": counts, "values": sum(counts.values())}
+    result = {
+        "file": str(file),
+        "rows": data.num_rows,
+        "features": dict(counts),
+        "values": sum(counts.values()),
+        "stored": sum(counts.stored.values()),
+        "unchanged": sum(counts.unchanged.values()),
+        "duplicates": sum(counts.duplicates.values()),
+        "by_feature": {
+            n: {
+                "stored": counts.stored[n],
+                "unchanged": counts.unchanged[n],
+                "duplicates": counts.duplicates[n],
+            }
+            for n in counts
+        },
+    }
 
     def human() -> None:
-        message(f"ingested {data.num_rows:,} rows from {file} ({result['values']:,} values)")
-        table(["feature", "values"], counts.items())
+        also = f", {result['unchanged']:,} already stored" if result["unchanged"] else ""
+        if result["duplicates"]:
+            also += f", {result['duplicates']:,} repeated in the file (the last row wins)"
+        message(f"ingested {result['stored']:,} values{also} ({data.num_rows:,} rows from {file})")
+        table(
+            ["feature", "values", "stored", "already stored"],
+            ([n, v, counts.stored[n], counts.unchanged[n]] for n, v in counts.items()),
+        )
 
     emit(result, as_json, human)
 

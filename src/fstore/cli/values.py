@@ -114,10 +114,22 @@ def history(
     start: Annotated[str | None, typer.Option("--start", help="From this event time (ISO-8601).")] = None,
     end: Annotated[str | None, typer.Option("--end", help="Up to this event time (ISO-8601).")] = None,
     limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="At most N rows.")] = None,
+    include_superseded: Annotated[
+        bool,
+        typer.Option(
+            "--include-superseded",
+            help="Every stored row (audit): superseded values of an (entity, event time) come first.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """A feature's stored values over time (the offline history)."""
-    result = run(lambda store: store.get_feature_history(feature, entity, start=start, end=end, limit=limit))
+    """A feature's stored values over time (the offline history): the current value of each
+    (entity, event time)."""
+    result = run(
+        lambda store: store.get_feature_history(
+            feature, entity, start=start, end=end, limit=limit, include_superseded=include_superseded
+        )
+    )
     rows = result.to_pylist()
 
     def human() -> None:

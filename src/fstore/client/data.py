@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from fstore.client.http import Call, Exchange, Steps, error_for, operation, path
 from fstore.errors import AuthenticationError, NotFoundError, ValidationError
 from fstore.models import FeatureStatistics, FeatureValue
+from fstore.write_result import StoreResult
 
 if TYPE_CHECKING:
     import numpy as np
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
     from fstore.serving import FeatureVector
 
 PARQUET = "application/vnd.apache.parquet"
+
+
+def _store_result(body: Mapping[str, Any]) -> StoreResult:
+    stored, unchanged, duplicates = (int(body.get(k, 0)) for k in ("stored", "unchanged", "duplicates"))
+    return StoreResult(stored + unchanged + duplicates, stored, unchanged, duplicates)
 
 
 def value_rows(batch: Any, join_key: str | None, feature: str) -> list[dict[str, Any]]:
@@ -71,9 +77,10 @@ class DataOperations(Exchange):
     # -- writing values -------------------------------------------------------------------------
 
     @operation
-    def store_feature_values(self, feature_id: str, batch: Any) -> Steps[int]:
+    def store_feature_values(self, feature_id: str, batch: Any) -> Steps[StoreResult]:
         """Store a batch of one feature's values (nothing is stored if a row is bad); returns
-        the number stored."""
+        the number of values sent, an int with ``stored``, ``unchanged`` and ``duplicates``
+        (see ``fstore.write_result``)."""
         join_key = None
         if _is_table(batch) and "entity_id" not in _column_names(batch):
             feature = yield from self._json("GET", path("features", feature_id))
@@ -81,17 +88,17 @@ class DataOperations(Exchange):
             join_key = entity["join_key"]
         body = {"values": value_rows(batch, join_key, feature_id)}
         if not body["values"]:
-            return 0
+            return StoreResult(0, 0, 0)
         stored = yield from self._json("POST", path("features", feature_id, "values", "batch"), json=body)
-        return int(stored["stored"])
+        return _store_result(stored)
 
     @operation
     def store_feature_value(
         self, feature_id: str, entity_id: str | int, value: Any, event_timestamp: datetime | str | None = None
-    ) -> Steps[int]:
+    ) -> Steps[StoreResult]:
         body = {"entity_id": entity_id, "value": value, "event_timestamp": event_timestamp}
         stored = yield from self._json("POST", path("features", feature_id, "values"), json=body)
-        return int(stored["stored"])
+        return _store_result(stored)
 
     # -- reading values -------------------------------------------------------------------------
 
@@ -127,11 +134,16 @@ class DataOperations(Exchange):
         start: datetime | str | None = None,
         end: datetime | str | None = None,
         limit: int | None = None,
+        include_superseded: bool = False,
     ) -> Steps[pa.Table]:
+        """Current values per (entity, event time); with ``include_superseded`` every stored
+        row (an identity's superseded rows come before its current one)."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         params = {"entity_id": entity_id, "start": start, "end": end, "limit": limit, "format": "parquet"}
+        if include_superseded:
+            params["include_superseded"] = "true"
         response = yield from self._exchange(
             Call("GET", path("features", feature_id, "values"), params=params)
         )

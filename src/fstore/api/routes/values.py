@@ -16,6 +16,7 @@ from fstore.api.tables import FILE_RESPONSES, OutputFormat, file_response, json_
 from fstore.api.types import EntityId, Timestamp, TimestampText
 from fstore.errors import NotFoundError
 from fstore.models import FeatureValue
+from fstore.write_result import StoreResult
 
 router = APIRouter(prefix="/api/v1/features/{name}/values", tags=["values"])
 
@@ -45,7 +46,17 @@ class BatchIn(BaseModel):
 
 
 class Stored(BaseModel):
-    stored: int
+    """What became of the values sent; an identity is (feature, entity_id, event_timestamp)."""
+
+    stored: int = Field(description="Values written: new identities, or corrections of a stored value.")
+    unchanged: int = Field(0, description="Values already stored with the same value: not written again.")
+    duplicates: int = Field(
+        0, description="Values superseded by a later one of the same identity in the batch."
+    )
+
+    @classmethod
+    def of(cls, result: StoreResult) -> Stored:
+        return cls(stored=result.stored, unchanged=result.unchanged, duplicates=result.duplicates)
 
 
 class _GCPausedRoute(APIRoute):
@@ -87,8 +98,7 @@ def _gc_paused() -> Iterator[None]:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Stored)
 async def store_value(name: str, body: ValueIn, store: Store) -> Stored:
-    n = await store.store_feature_value(name, body.entity_id, body.value, body.event_timestamp)
-    return Stored(stored=n)
+    return Stored.of(await store.store_feature_value(name, body.entity_id, body.value, body.event_timestamp))
 
 
 async def store_values(name: str, body: BatchIn, store: Store) -> Stored:
@@ -97,7 +107,7 @@ async def store_values(name: str, body: BatchIn, store: Store) -> Stored:
         {"entity_id": v.entity_id, "value": v.value, "event_timestamp": v.event_timestamp}
         for v in body.values
     ]
-    return Stored(stored=await store.store_feature_values(name, rows))
+    return Stored.of(await store.store_feature_values(name, rows))
 
 
 router.add_api_route(
@@ -124,8 +134,17 @@ async def history(
     end: Timestamp | None = None,
     limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
     format: Annotated[OutputFormat, Query(description="json (rows), csv or parquet")] = OutputFormat.JSON,
+    include_superseded: Annotated[
+        bool,
+        Query(
+            description="Every stored row, for audit: an (entity, event time)'s superseded values "
+            "come before its current one (ordered by ingested_at). Default: current values only."
+        ),
+    ] = False,
 ) -> Response:
-    table = await store.get_feature_history(name, entity_id, start=start, end=end, limit=limit)
+    table = await store.get_feature_history(
+        name, entity_id, start=start, end=end, limit=limit, include_superseded=include_superseded
+    )
     if format is OutputFormat.JSON:
         return json_response(table.to_pylist())
     return file_response(table, format)
