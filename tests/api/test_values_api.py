@@ -13,7 +13,7 @@ async def test_store_and_read_values(client: httpx.AsyncClient) -> None:
     r = await client.post(
         "/api/v1/features/age/values", json={"entity_id": "c1", "value": 30, "event_timestamp": T0}
     )
-    assert r.status_code == 201 and r.json() == {"stored": 1}
+    assert r.status_code == 201 and r.json() == {"stored": 1, "unchanged": 0, "duplicates": 0}
     batch = {
         "values": [
             {"entity_id": "c1", "value": 31, "event_timestamp": "2026-01-02T00:00:00Z"},
@@ -21,7 +21,7 @@ async def test_store_and_read_values(client: httpx.AsyncClient) -> None:
         ]
     }
     r = await client.post("/api/v1/features/age/values/batch", json=batch)
-    assert r.status_code == 201 and r.json() == {"stored": 2}
+    assert r.status_code == 201 and r.json() == {"stored": 2, "unchanged": 0, "duplicates": 0}
     latest = (await client.get("/api/v1/features/age/values/c1")).json()
     assert latest["value"] == 31 and latest["entity_id"] == "c1"
     rows = (await client.get("/api/v1/features/age/values", params={"entity_id": "c1"})).json()

@@ -162,6 +162,7 @@ PARAMETER_EXAMPLES: dict[str, Any] = {
     "object_type": "feature",
     "object_id": "amount",
     "format": "json",
+    "include_superseded": False,
 }
 NAME_EXAMPLES = {"/api/v1/entities": "customer", "/api/v1/groups": "spend", "/api/v1/users": "ana"}
 
