@@ -37,6 +37,14 @@ def big_csv(path: Path) -> Path:
     return path
 
 
+def published(segments: Path, pending: Path) -> bool:
+    """A segment is in place and no write is pending (segments renamed into place are
+    published when their write's marker is deleted: listed first, so the order is safe)."""
+    if not segments.is_dir() or not any(p.suffix == ".parquet" for p in segments.iterdir()):
+        return False
+    return not pending.is_dir() or not any(p.suffix == ".txn" for p in pending.iterdir())
+
+
 def stored_rows(home: Path) -> dict[str, int]:
     fs = FeatureStore.sync(home=home)
     try:
@@ -60,7 +68,7 @@ def test_a_killed_ingest_run_again_stores_the_file_once(cli: Cli, tmp_path: Path
     deadline = time.monotonic() + 120
     try:
         # kill it once some chunks are stored (never before: that would prove nothing)
-        while not (segments.is_dir() and any(p.suffix == ".parquet" for p in segments.iterdir())):
+        while not published(segments, cli.home / "offline" / ".txn"):
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline
             time.sleep(0.005)
