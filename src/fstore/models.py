@@ -237,7 +237,13 @@ class FeatureValue(BaseModel):
     version: str | None = None
     ingested_at: datetime | None = None
     feature_id: str | None = None
-    status: ValueStatus = ValueStatus.PRESENT
+    status: ValueStatus = Field(
+        default=ValueStatus.PRESENT,
+        description=(
+            "'present'; 'expired' (older than the feature's ttl_seconds by event time: value and "
+            "transformed are null); 'not_fitted' (the transformer is not fitted: transformed is null)"
+        ),
+    )
 
 
 class ChangeRecord(_Model):

@@ -22,6 +22,9 @@ from fstore.columns import expiry_cutoff, online_write, transform_arrow
 from fstore.models import ValueStatus
 from fstore.resilience import OnlineGuard
 
+# Names are identifiers ([A-Za-z_][A-Za-z0-9_]*), so this key never clashes with a column.
+STATUS_KEY = "$status"
+
 PRESENT, MISSING, EXPIRED, NOT_FITTED = (
     ValueStatus.PRESENT,
     ValueStatus.MISSING,
@@ -146,6 +149,22 @@ class FeatureVector:
 
     def to_dict(self) -> dict[str, list[Any]]:
         return {self.join_key: list(self.entity_ids), **self.values}
+
+    def to_json(self) -> dict[str, Any]:
+        """The API's body: ``to_dict()`` plus, when a cell is not present, ``STATUS_KEY``
+        mapping those columns to their statuses (a key no feature or join key can have)."""
+        body: dict[str, Any] = self.to_dict()
+        if self.statuses:
+            body[STATUS_KEY] = {n: [s.value for s in column] for n, column in self.statuses.items()}
+        return body
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FeatureVector:
+        """The inverse of ``to_json`` (the join key comes first)."""
+        raw = data.pop(STATUS_KEY, None) or {}
+        join_key, *names = data
+        statuses = {n: [ValueStatus(s) for s in column] for n, column in raw.items()}
+        return cls(join_key, data[join_key], {n: data[n] for n in names}, statuses)
 
     def rows(self) -> list[dict[str, Any]]:
         names = list(self.values)
