@@ -161,8 +161,8 @@ class FeatureVector:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FeatureVector:
         """The inverse of ``to_json`` (the join key comes first)."""
-        raw = data.pop(STATUS_KEY, None) or {}
-        join_key, *names = data
+        raw = data.get(STATUS_KEY) or {}
+        join_key, *names = (k for k in data if k != STATUS_KEY)
         statuses = {n: [ValueStatus(s) for s in column] for n, column in raw.items()}
         return cls(join_key, data[join_key], {n: data[n] for n in names}, statuses)
 
