@@ -57,16 +57,12 @@ def status_of(
 
 
 def served_column(
-    resolved: ResolvedFeature, cells: list[OnlineRecord | None], transformed: bool, at_us: int
+    resolved: ResolvedFeature, cells: list[OnlineRecord | None], transformed: bool, at_us: int | None = None
 ) -> tuple[list[Any], list[ValueStatus] | None]:
-    """A vector's column and, when a cell is not present, every cell's status (else None)."""
-    ttl = resolved.feature.ttl_seconds
-    if ttl is None and not (transformed and resolved.unfitted) and None not in cells:
-        # the common case: no per-cell check at all
-        if transformed:
-            return [served(resolved, c) for c in cells], None  # type: ignore[arg-type]
-        return [c[1] for c in cells], None  # type: ignore[index]
-    cutoff = expiry_cutoff(ttl, at_us)
+    """A vector's column and, when a cell is not present, every cell's status (else None).
+    ``at_us``: the serving time (default: now). The caller skips this for a column with no
+    TTL, nothing unfitted and no missing cell (the common case costs no per-cell check)."""
+    cutoff = expiry_cutoff(resolved.feature.ttl_seconds, at_us)
     statuses = [status_of(resolved, c, cutoff, transformed) for c in cells]
     values = [
         None if s is not PRESENT else served(resolved, c) if transformed else c[1]  # type: ignore[index,arg-type]

@@ -313,12 +313,25 @@ class FeatureStore(RegistryMethods):
                 raise ValidationError("a feature vector holds features of one entity")
         ids = [e if isinstance(e, str) else str(e) for e in entities]
         rows = await read_records(self.guard, self.offline, entity.name, ids, resolved, read_through)
-        at = now_us()
         columns: dict[str, list[Any]] = {}
         statuses: dict[str, list[ValueStatus]] = {}
+        at: int | None = None
         for j, r in enumerate(resolved):
-            column, status = served_column(r, [row[j] for row in rows], transformed, at)
-            columns[r.name] = column
+            if r.feature.ttl_seconds is None and (
+                r.spec is None or r.transformer is not None or not transformed
+            ):
+                # no TTL and nothing unfitted: a column without a None holds only present cells
+                if transformed:
+                    column = [None if row[j] is None else served(r, row[j]) for row in rows]
+                else:
+                    column = [None if row[j] is None else row[j][1] for row in rows]
+                if None not in column:
+                    columns[r.name] = column
+                    continue
+            cells = [row[j] for row in rows]
+            if at is None:
+                at = now_us()  # one serving time for the whole vector
+            columns[r.name], status = served_column(r, cells, transformed, at)
             if status is not None:
                 statuses[r.name] = status
         return FeatureVector(entity.join_key, list(entities), columns, statuses)
