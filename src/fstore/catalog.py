@@ -16,7 +16,7 @@ from typing import Any
 from fstore.backends.metadata.base import MetadataStore
 from fstore.models import Entity, Feature, TransformerSpec
 from fstore.registry import Registry
-from fstore.transformers import Transformer, transformer_from_state
+from fstore.transformers import Transformer, lenient, transformer_from_state
 
 
 @dataclass(slots=True, frozen=True)
@@ -35,6 +35,11 @@ class ResolvedFeature:
     def transforms(self) -> bool:
         return self.transformer is not None
 
+    @property
+    def unfitted(self) -> bool:
+        """It has a transformer that is not fitted yet: no transformed value can be served."""
+        return self.transformer is None and self.spec is not None
+
     def transform_one(self, value: Any) -> Any:
         """The served value for a raw value: transformed, raw if no transformer, None if unfitted."""
         if self.transformer is not None:
@@ -42,10 +47,15 @@ class ResolvedFeature:
         return None if self.spec is not None else value
 
 
-def build_transformer(spec: TransformerSpec | None, state: dict[str, Any] | None) -> Transformer | None:
+def build_transformer(
+    spec: TransformerSpec | None, state: dict[str, Any] | None, *, strict: bool = True
+) -> Transformer | None:
+    """The fitted transformer of a version (None when absent or unfitted). ``strict=False``
+    for the write, serve and training paths: an unknown category never raises there."""
     if spec is None or state is None:
         return None
-    return transformer_from_state({"kind": spec.kind.value, "params": spec.params, "state": state})
+    params = spec.params if strict else lenient(spec.params)
+    return transformer_from_state({"kind": spec.kind.value, "params": params, "state": state})
 
 
 class Catalog:
@@ -95,5 +105,5 @@ class Catalog:
             entity=entity,
             version=version.version,
             spec=version.transformer,
-            transformer=build_transformer(version.transformer, version.transformer_state),
+            transformer=build_transformer(version.transformer, version.transformer_state, strict=False),
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -53,6 +55,35 @@ def latest_indices(entity_ids: pa.Array, event_ts: pa.Array) -> np.ndarray:
     return order[last]
 
 
+def now_us() -> int:
+    """The wall clock in integer microseconds since the epoch (event times' unit)."""
+    return time.time_ns() // 1_000
+
+
+def expiry_cutoff(ttl_seconds: int | None, at_us: int | None = None) -> int | None:
+    """Event times (µs) before this are expired at ``at_us`` (default: now); None: no TTL.
+
+    The training sets' rule: a value is fresh at time T when ``T - event_time <= ttl``."""
+    if ttl_seconds is None:
+        return None
+    return (now_us() if at_us is None else at_us) - ttl_seconds * 1_000_000
+
+
+def drop_expired(
+    ttl_seconds: int | None, entity_ids: pa.Array, event_ts: pa.Array, *columns: pa.Array
+) -> tuple[pa.Array, ...]:
+    """``(entity_ids, event_ts, *columns)`` without the rows already expired now: what may
+    go online (the write path, materialisation and the offline read-through)."""
+    cutoff = expiry_cutoff(ttl_seconds)
+    arrays = (entity_ids, event_ts, *columns)
+    if cutoff is None or len(event_ts) == 0:
+        return arrays
+    fresh = pc.greater_equal(event_ts.cast(pa.int64()), pa.scalar(cutoff, pa.int64()))
+    if pc.all(fresh).as_py():
+        return arrays
+    return tuple(a.filter(fresh) for a in arrays)
+
+
 def online_write(
     resolved: ResolvedFeature,
     entity_ids: pa.Array,
@@ -63,13 +94,17 @@ def online_write(
     one_per_entity: bool = False,
 ) -> OnlineWrite:
     """The online write for a batch: only each entity's newest value goes online
-    (``one_per_entity``: the caller knows each entity appears once, e.g. rows from ``latest``)."""
+    (``one_per_entity``: the caller knows each entity appears once, e.g. rows from ``latest``),
+    and only if it has not expired already (older than the feature's ``ttl_seconds``)."""
     if len(entity_ids) > 1 and not one_per_entity:
         keep = pa.array(latest_indices(entity_ids, event_ts))
         if len(keep) < len(entity_ids):
             entity_ids, event_ts, raw, transformed = (
                 a.take(keep) for a in (entity_ids, event_ts, raw, transformed)
             )
+    entity_ids, event_ts, raw, transformed = drop_expired(
+        resolved.feature.ttl_seconds, entity_ids, event_ts, raw, transformed
+    )
     micros = event_ts.cast(pa.int64()).to_pylist()
     served = transformed.to_pylist() if resolved.transformer is not None else [None] * len(micros)
     return OnlineWrite(

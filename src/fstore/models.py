@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Self
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -203,8 +204,29 @@ class FeatureVersion(_Model):
         return None if self.transformer is None else self.transformer.model_dump(mode="json")
 
 
+class ValueStatus(StrEnum):
+    """What a served cell holds (like Feast's field statuses).
+
+    * ``present``: the value (and its transformed value);
+    * ``missing``: no value stored for the entity;
+    * ``expired``: the newest value is older than the feature's ``ttl_seconds`` (by event
+      time): served as missing, as training sets treat it;
+    * ``not_fitted``: the raw value is stored but the feature's transformer is not fitted, so
+      there is no transformed value to serve.
+    """
+
+    PRESENT = "present"
+    MISSING = "missing"
+    EXPIRED = "expired"
+    NOT_FITTED = "not_fitted"
+
+
 class FeatureValue(BaseModel):
-    """One value of one feature for one entity at one event time."""
+    """One value of one feature for one entity at one event time.
+
+    As served (``get_feature_value``), ``status`` says what it holds: ``expired`` comes with
+    ``value`` and ``transformed`` None (the newest value's event time is kept);
+    ``not_fitted`` with the raw ``value`` and ``transformed`` None."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -215,6 +237,13 @@ class FeatureValue(BaseModel):
     version: str | None = None
     ingested_at: datetime | None = None
     feature_id: str | None = None
+    status: ValueStatus = Field(
+        default=ValueStatus.PRESENT,
+        description=(
+            "'present'; 'expired' (older than the feature's ttl_seconds by event time: value and "
+            "transformed are null); 'not_fitted' (the transformer is not fitted: transformed is null)"
+        ),
+    )
 
 
 class ChangeRecord(_Model):

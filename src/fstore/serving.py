@@ -1,5 +1,11 @@
 """The online read path: online store first; on a miss read the offline store, transform
-with the current version, and repopulate the online copy (read-through)."""
+with the current version, and repopulate the online copy (read-through).
+
+Freshness is decided here, on every backend alike: a record whose event time is older than
+its feature's ``ttl_seconds`` (``now - event_time > ttl``, the training sets' rule) is served
+as missing with the status ``expired``, and the read-through never writes it back online.
+A feature whose transformer is not fitted serves its transformed cells as ``not_fitted``.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +18,19 @@ import pyarrow as pa
 from fstore.backends.offline.base import OfflineStore
 from fstore.backends.online.base import OnlineRecord
 from fstore.catalog import ResolvedFeature
-from fstore.columns import online_write, transform_arrow
+from fstore.columns import expiry_cutoff, online_write, transform_arrow
+from fstore.models import ValueStatus
 from fstore.resilience import OnlineGuard
+
+# Names are identifiers ([A-Za-z_][A-Za-z0-9_]*), so this key never clashes with a column.
+STATUS_KEY = "$status"
+
+PRESENT, MISSING, EXPIRED, NOT_FITTED = (
+    ValueStatus.PRESENT,
+    ValueStatus.MISSING,
+    ValueStatus.EXPIRED,
+    ValueStatus.NOT_FITTED,
+)
 
 
 def served(resolved: ResolvedFeature, record: OnlineRecord) -> Any:
@@ -24,6 +41,34 @@ def served(resolved: ResolvedFeature, record: OnlineRecord) -> Any:
     if record[3] == resolved.version:
         return record[2]
     return resolved.transform_one(record[1])
+
+
+def status_of(
+    resolved: ResolvedFeature, record: OnlineRecord | None, cutoff: int | None, transformed: bool = True
+) -> ValueStatus:
+    """The status of a stored record (``cutoff``: ``expiry_cutoff`` of the feature now)."""
+    if record is None:
+        return MISSING
+    if cutoff is not None and record[0] < cutoff:
+        return EXPIRED
+    if transformed and resolved.unfitted:
+        return NOT_FITTED
+    return PRESENT
+
+
+def served_column(
+    resolved: ResolvedFeature, cells: list[OnlineRecord | None], transformed: bool, at_us: int | None = None
+) -> tuple[list[Any], list[ValueStatus] | None]:
+    """A vector's column and, when a cell is not present, every cell's status (else None).
+    ``at_us``: the serving time (default: now). The caller skips this for a column with no
+    TTL, nothing unfitted and no missing cell (the common case costs no per-cell check)."""
+    cutoff = expiry_cutoff(resolved.feature.ttl_seconds, at_us)
+    statuses = [status_of(resolved, c, cutoff, transformed) for c in cells]
+    values = [
+        None if s is not PRESENT else served(resolved, c) if transformed else c[1]  # type: ignore[index,arg-type]
+        for s, c in zip(statuses, cells, strict=True)
+    ]
+    return values, None if all(s is PRESENT for s in statuses) else statuses
 
 
 async def read_records(
@@ -58,32 +103,64 @@ async def read_records(
 async def _read_offline(
     guard: OnlineGuard, offline: OfflineStore, entity: str, resolved: ResolvedFeature, entity_ids: list[str]
 ) -> dict[str, OnlineRecord]:
+    """Each entity's newest offline record, expired ones included (their status is
+    ``expired``); only the fresh ones are written back online."""
     table = await offline.latest(resolved.feature.id, entity_ids=entity_ids)
     if table.num_rows == 0:
         return {}
     ids = table.column("entity_id").combine_chunks()
     ts = table.column("event_timestamp").combine_chunks()
     raw = table.column("value").combine_chunks()
-    write = online_write(resolved, ids, ts, raw, transform_arrow(resolved, raw), one_per_entity=True)
-    await guard.write(entity, [write], remember=False)  # repopulate; a failure loses nothing
+    transformed = transform_arrow(resolved, raw)
+    write = online_write(resolved, ids, ts, raw, transformed, one_per_entity=True)
+    if write.entity_ids:
+        await guard.write(entity, [write], remember=False)  # repopulate; a failure loses nothing
+    micros = ts.cast(pa.int64()).to_pylist()
+    served_values = transformed.to_pylist() if resolved.transformer is not None else [None] * len(micros)
+    version = resolved.version
     return {
-        eid: [t, v, x, write.version]
-        for eid, t, v, x in zip(
-            write.entity_ids, write.event_ts, write.values, write.transformed, strict=True
-        )
+        eid: [t, v, x, version]
+        for eid, t, v, x in zip(ids.to_pylist(), micros, raw.to_pylist(), served_values, strict=True)
     }
 
 
 @dataclass(slots=True)
 class FeatureVector:
-    """Feature values for a list of entities, column by column (like Feast's response)."""
+    """Feature values for a list of entities, column by column (like Feast's response).
+
+    ``statuses`` holds the per-cell ``ValueStatus`` of the columns that have a cell which is
+    not present (missing, expired, not fitted); a column absent from it is all present, so
+    the common case carries nothing extra. ``status(name)`` gives any column's statuses."""
 
     join_key: str
     entity_ids: list[Any]
     values: dict[str, list[Any]] = field(default_factory=dict)
+    statuses: dict[str, list[ValueStatus]] = field(default_factory=dict)
+
+    def status(self, name: str) -> list[ValueStatus]:
+        if name not in self.values:
+            raise KeyError(name)
+        found = self.statuses.get(name)
+        return list(found) if found is not None else [PRESENT] * len(self.entity_ids)
 
     def to_dict(self) -> dict[str, list[Any]]:
         return {self.join_key: list(self.entity_ids), **self.values}
+
+    def to_json(self) -> dict[str, Any]:
+        """The API's body: ``to_dict()`` plus, when a cell is not present, ``STATUS_KEY``
+        mapping those columns to their statuses (a key no feature or join key can have)."""
+        body: dict[str, Any] = self.to_dict()
+        if self.statuses:
+            body[STATUS_KEY] = {n: [s.value for s in column] for n, column in self.statuses.items()}
+        return body
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FeatureVector:
+        """The inverse of ``to_json`` (the join key comes first)."""
+        raw = data.get(STATUS_KEY) or {}
+        join_key, *names = (k for k in data if k != STATUS_KEY)
+        statuses = {n: [ValueStatus(s) for s in column] for n, column in raw.items()}
+        return cls(join_key, data[join_key], {n: data[n] for n in names}, statuses)
 
     def rows(self) -> list[dict[str, Any]]:
         names = list(self.values)

@@ -24,7 +24,7 @@ from fstore.backends import create_metadata_store, create_offline_store, create_
 from fstore.backends.offline.base import WriteCount
 from fstore.backends.online.base import OnlineWrite
 from fstore.catalog import Catalog, ResolvedFeature
-from fstore.columns import history_table, online_write, transform_arrow
+from fstore.columns import expiry_cutoff, history_table, now_us, online_write, transform_arrow
 from fstore.config import Settings
 from fstore.errors import FStoreError, ValidationError
 from fstore.instrumentation import timed
@@ -34,10 +34,11 @@ from fstore.models import (
     FeatureStatistics,
     FeatureValue,
     FeatureVersion,
+    ValueStatus,
 )
 from fstore.registry import Registry
 from fstore.resilience import Metrics, OnlineGuard
-from fstore.serving import FeatureVector, read_records, served
+from fstore.serving import FeatureVector, read_records, served, served_column, status_of
 from fstore.store_registry import RegistryMethods
 from fstore.training import historical_features
 from fstore.transformers import create_transformer
@@ -290,20 +291,25 @@ class FeatureStore(RegistryMethods):
     # -- reading values -------------------------------------------------------------------------
 
     async def get_feature_value(self, feature_id: str, entity_id: str | int) -> FeatureValue | None:
-        """The latest value of a feature for an entity (transformed by the current version)."""
+        """The latest value of a feature for an entity (transformed by the current version);
+        None when it has none. Its ``status`` says ``expired`` (value and transformed None)
+        when it is older than the feature's TTL, ``not_fitted`` when the feature's transformer
+        is not fitted (transformed None)."""
         await self._ready()
         (resolved,) = await self.catalog.resolve([feature_id])
         eid = str(entity_id)
         record = (await read_records(self.guard, self.offline, resolved.entity.name, [eid], [resolved]))[0][0]
         if record is None:
             return None
+        state = status_of(resolved, record, expiry_cutoff(resolved.feature.ttl_seconds))
         return FeatureValue(
             feature_id=resolved.feature.id,
             entity_id=eid,
-            value=record[1],
-            transformed=served(resolved, record),
+            value=None if state is ValueStatus.EXPIRED else record[1],
+            transformed=served(resolved, record) if state is ValueStatus.PRESENT else None,
             version=resolved.version,
             event_timestamp=datetime.fromtimestamp(record[0] / 1e6, tz=UTC),
+            status=state,
         )
 
     async def get_feature_vector(
@@ -314,7 +320,8 @@ class FeatureStore(RegistryMethods):
         transformed: bool = True,
         read_through: bool = True,
     ) -> FeatureVector:
-        """Latest values of many features (all of one entity) for many entity ids."""
+        """Latest values of many features (all of one entity) for many entity ids; a cell that
+        is not present (missing, expired, not fitted) is None, its status in ``statuses``."""
         await self._ready()
         resolved = await self.catalog.resolve(features)
         entity = resolved[0].entity
@@ -324,12 +331,27 @@ class FeatureStore(RegistryMethods):
         ids = [e if isinstance(e, str) else str(e) for e in entities]
         rows = await read_records(self.guard, self.offline, entity.name, ids, resolved, read_through)
         columns: dict[str, list[Any]] = {}
+        statuses: dict[str, list[ValueStatus]] = {}
+        at: int | None = None
         for j, r in enumerate(resolved):
-            if transformed:
-                columns[r.name] = [None if row[j] is None else served(r, row[j]) for row in rows]
-            else:
-                columns[r.name] = [None if row[j] is None else row[j][1] for row in rows]
-        return FeatureVector(entity.join_key, list(entities), columns)
+            if r.feature.ttl_seconds is None and (
+                r.spec is None or r.transformer is not None or not transformed
+            ):
+                # no TTL and nothing unfitted: a column without a None holds only present cells
+                if transformed:
+                    column = [None if row[j] is None else served(r, row[j]) for row in rows]
+                else:
+                    column = [None if row[j] is None else row[j][1] for row in rows]
+                if None not in column:
+                    columns[r.name] = column
+                    continue
+            cells = [row[j] for row in rows]
+            if at is None:
+                at = now_us()  # one serving time for the whole vector
+            columns[r.name], status = served_column(r, cells, transformed, at)
+            if status is not None:
+                statuses[r.name] = status
+        return FeatureVector(entity.join_key, list(entities), columns, statuses)
 
     async def get_feature_history(
         self,

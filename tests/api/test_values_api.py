@@ -56,7 +56,14 @@ async def test_feature_vector(client: httpx.AsyncClient) -> None:
     body = {"features": ["age", "plan"], "entities": ["c1", "c9"]}
     r = await client.post("/api/v1/online/features", json=body)
     assert r.status_code == 200, r.text
-    assert r.json() == {"customer_id": ["c1", "c9"], "age": [30, None], "plan": ["gold", None]}
+    assert r.json() == {
+        "customer_id": ["c1", "c9"],
+        "age": [30, None],
+        "plan": ["gold", None],
+        "$status": {"age": ["present", "missing"], "plan": ["present", "missing"]},
+    }
+    r = await client.post("/api/v1/online/features", json={**body, "entities": ["c1"]})
+    assert r.json() == {"customer_id": ["c1"], "age": [30], "plan": ["gold"]}  # all present: no $status
     assert_problem(await client.post("/api/v1/online/features", json={**body, "features": ["ghost"]}), 404)
     assert_problem(await client.post("/api/v1/online/features", json={**body, "entities": []}), 422)
 

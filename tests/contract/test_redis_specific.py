@@ -85,28 +85,59 @@ def _all_masters(raw: Any) -> dict[str, Any]:
     return {"target_nodes": RedisCluster.PRIMARIES} if isinstance(raw, RedisCluster) else {}
 
 
-async def test_ttl_becomes_the_key_expiry(store: RedisOnlineStore) -> None:
-    await store.write("customer", [ow("amount", ["c1", "c2"], [T0, T0], [1.0, 2.0], ttl=1)])
+def now_us() -> int:
+    return time.time_ns() // 1_000
+
+
+async def test_ttl_expires_the_key_at_event_time_plus_ttl(store: RedisOnlineStore) -> None:
+    # Event time 30 s ago with a TTL of 60 s: the key expires ~30 s from now (event time +
+    # TTL), not 60 s from now (write time + TTL).
+    event = now_us() - 30_000_000
+    await store.write("customer", [ow("amount", ["c1", "c2"], [event, event], [1.0, 2.0], ttl=60)])
     await store.write("customer", [ow("count", ["c1"], [T0], [5])])  # no TTL
     key = f"{store.prefix}feature_value:amount:c1"
     raw = raw_client(store.url)
     try:
-        assert 0 < raw.pttl(key) <= 1000
+        expected_ms = event // 1000 + 60_000
+        assert raw.execute_command("PEXPIRETIME", key) == expected_ms
+        assert 25_000 < raw.pttl(key) <= 30_000
+        assert raw.pttl(f"{store.prefix}feature_value:count:c1") == -1  # no TTL: no expiry
         # an identical re-write without a TTL (a feature whose TTL was removed) clears it
-        assert await store.write("customer", [ow("amount", ["c2"], [T0], [2.0])]) == 0
+        assert await store.write("customer", [ow("amount", ["c2"], [event], [2.0])]) == 0
         assert raw.pttl(f"{store.prefix}feature_value:amount:c2") == -1
-        for _ in range(100):  # expired after ~1 s; give it up to 5 s
+        # last write wins still holds: an older event is refused, a newer one moves the expiry
+        assert await store.write("customer", [ow("amount", ["c1"], [event - 1], [9.0], ttl=60)]) == 0
+        assert raw.execute_command("PEXPIRETIME", key) == expected_ms
+        newer = event + 10_000_000
+        assert await store.write("customer", [ow("amount", ["c1"], [newer], [3.0], ttl=60)]) == 1
+        assert raw.execute_command("PEXPIRETIME", key) == newer // 1000 + 60_000
+    finally:
+        raw.close()
+    assert (await read_one(store, "c1", "amount"))[1] == 3.0
+    assert (await read_one(store, "c1", "count"))[1] == 5
+
+
+async def test_a_key_expires_when_its_event_time_plus_ttl_passes(store: RedisOnlineStore) -> None:
+    event = now_us() - 500_000  # half a second ago, TTL 1 s: gone ~0.5 s from now
+    await store.write("customer", [ow("amount", ["c1"], [event], [1.0], ttl=1)])
+    key = f"{store.prefix}feature_value:amount:c1"
+    raw = raw_client(store.url)
+    try:
+        assert 0 < raw.pttl(key) <= 500
+        for _ in range(100):
             if not raw.exists(key):
                 break
             await asyncio.sleep(0.05)
         assert not raw.exists(key)
     finally:
         raw.close()
-    assert await read_one(store, "c1", "amount") is None  # expired: a miss (read-through refills)
-    assert (await read_one(store, "c2", "amount"))[1] == 2.0
-    assert (await read_one(store, "c1", "count"))[1] == 5
-    # an expired value is gone: an older event can be written again
-    assert await store.write("customer", [ow("amount", ["c1"], [T0 - 10], [3.0], ttl=60)]) == 1
+    assert await read_one(store, "c1", "amount") is None
+    # a record already expired at write time (sent by a caller that did not filter it) is
+    # never readable, and an expired value no longer blocks an older event
+    assert await store.write("customer", [ow("amount", ["c2"], [T0], [4.0], ttl=1)]) == 1
+    assert await read_one(store, "c2", "amount") is None
+    assert await store.write("customer", [ow("amount", ["c1"], [now_us()], [3.0], ttl=60)]) == 1
+    assert (await read_one(store, "c1", "amount"))[1] == 3.0
 
 
 async def test_event_times_compare_exactly(store: RedisOnlineStore) -> None:

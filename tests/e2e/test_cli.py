@@ -336,7 +336,12 @@ def test_concurrent_processes_share_a_home(cli: Cli) -> None:
         assert fs.get_feature("score").dtype == "int"
         fs.store_feature_value("score", "c1", 7, "2025-01-03T00:00:00Z")
         vector = cli.sub("values", "vector", "-f", "amount", "-f", "score", "c1", "c2", "--json").json()
-        assert vector == {"customer_id": ["c1", "c2"], "amount": [1.5, 2.5], "score": [7, None]}
+        assert vector == {
+            "customer_id": ["c1", "c2"],
+            "amount": [1.5, 2.5],
+            "score": [7, None],
+            "$status": {"score": ["present", "missing"]},
+        }
         assert [r["value"] for r in fs.get_feature_history("amount").to_pylist()] == [1.5, 2.5]
 
 

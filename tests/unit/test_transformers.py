@@ -240,8 +240,11 @@ async def test_categorical_transformer() -> None:
     await label.fit(WORDS)
     assert (await label.transform(["a", "d", None])).tolist() == [0, 3, -1]
     assert await label.transform("c") == 2
+    assert (await label.transform(["zz"])).tolist() == [-1]  # unknown: the reserved code
+    strict = CategoricalTransformer(config={"method": "label", "handle_unknown": "error"})
+    await strict.fit(WORDS)
     with pytest.raises(UnknownCategoryError):
-        await label.transform(["zz"])
+        await strict.transform(["zz"])
     assert (await label.inverse_transform([0, 3])).tolist() == ["a", "d"]
     assert await label.inverse_transform(3) == "d"
 

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from sklearn import preprocessing as sk
 
 from fstore.errors import NotFittedError, TransformerError, UnknownCategoryError
-from fstore.transformers import LabelEncoder, OneHotEncoder, Transformer
+from fstore.transformers import LabelEncoder, OneHotEncoder, Transformer, lenient
+from fstore.transformers.categorical import UNKNOWN_CODE
 
 COLORS = ["red", "green", "blue", "green", "Red", "été", "", "red"]
 SORTED = ["", "Red", "blue", "green", "red", "été"]  # code-point order, like np.unique
@@ -114,9 +115,33 @@ def test_unknown_bucket_property(data: tuple[list[str], list[str]], policy: str)
 # -- unknown categories ---------------------------------------------------------------------
 
 
+def test_default_unknown_policy_matches_sklearn_ignore() -> None:
+    # The default policy never raises: one-hot as OneHotEncoder(handle_unknown="ignore"),
+    # label codes as OrdinalEncoder's reserved unknown value -1.
+    fit, probe = ["b", "a", "c", "a"], ["a", "zz", "c", "", "b", "yy"]
+    label, onehot = LabelEncoder().fit(fit), OneHotEncoder().fit(fit)
+    assert label.params == onehot.params == {"handle_unknown": "ignore"}
+    ordinal = sk.OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=UNKNOWN_CODE)
+    ordinal.fit(objects(fit).reshape(-1, 1))
+    expected = ordinal.transform(objects(probe).reshape(-1, 1)).ravel().astype(np.int64)
+    assert label.transform(probe).tolist() == expected.tolist() == [0, -1, 2, -1, 1, -1]
+    assert [label.transform_one(v) for v in probe] == expected.tolist()
+    theirs = sk.OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+    theirs.fit(objects(fit).reshape(-1, 1))
+    np.testing.assert_array_equal(onehot.transform(probe), theirs.transform(objects(probe).reshape(-1, 1)))
+    assert [onehot.transform_one(v) for v in probe] == onehot.transform(probe).tolist()
+
+
+def test_lenient_reads_error_as_ignore() -> None:
+    assert lenient({"handle_unknown": "error"}) == {"handle_unknown": "ignore"}
+    assert lenient({"handle_unknown": "unknown"}) == {"handle_unknown": "unknown"}
+    assert lenient({}) == {}
+    assert lenient({"with_mean": True}) == {"with_mean": True}
+
+
 @pytest.mark.parametrize("cls", [LabelEncoder, OneHotEncoder])
 def test_unknown_error_names_value_and_row(cls: type[Transformer]) -> None:
-    encoder = cls().fit(["a", "b"])
+    encoder = cls(handle_unknown="error").fit(["a", "b"])
     with pytest.raises(UnknownCategoryError, match=r"'zz' at row 2") as info:
         encoder.transform(["a", None, "zz", "b", "yy"])
     assert info.value.details == {"value": "zz", "row": 2}

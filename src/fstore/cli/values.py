@@ -69,7 +69,9 @@ def put(
 
 @app.command("get")
 def get(feature: FeatureArg, entity_id: EntityArg, raw: RawOpt = False, as_json: JsonOpt = False) -> None:
-    """The latest value of a feature for an entity (transformed by the current version)."""
+    """The latest value of a feature for an entity (transformed by the current version).
+    Its status says when it is expired (older than the feature's TTL: no value) or when the
+    feature's transformer is not fitted (no transformed value)."""
     result = run(lambda store: store.get_feature_value(feature, entity_id))
     if result is None:
         from fstore.errors import NotFoundError
@@ -79,6 +81,7 @@ def get(feature: FeatureArg, entity_id: EntityArg, raw: RawOpt = False, as_json:
     shown = {
         "feature": result.feature_id,
         "entity": result.entity_id,
+        "status": result.status.value,
         "value": result.value,
         **({} if raw else {"transformed": result.transformed}),
         "version": result.version,
@@ -94,14 +97,25 @@ def vector(
     raw: RawOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Latest values of several features for several entities (one row per entity)."""
+    """Latest values of several features for several entities (one row per entity). A cell
+    that is not present shows its status: <missing>, <expired> (older than the feature's
+    TTL) or <not_fitted> (no fitted transformer); --json adds them under "$status"."""
     result = run(lambda store: store.get_feature_vector(feature, entity_ids, transformed=not raw))
+    names = list(result.values)
+    statuses = [result.status(n) for n in names]
+
+    def cells(i: int) -> list[Any]:
+        return [
+            result.values[n][i] if s[i].value == "present" else f"<{s[i].value}>"
+            for n, s in zip(names, statuses, strict=True)
+        ]
+
     emit(
-        result.to_dict(),
+        result.to_json(),
         as_json,
         lambda: table(
-            [result.join_key, *result.values],
-            ([r[result.join_key], *(r[n] for n in result.values)] for r in result.rows()),
+            [result.join_key, *names],
+            ([eid, *cells(i)] for i, eid in enumerate(result.entity_ids)),
             "Feature vector",
         ),
     )

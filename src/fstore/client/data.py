@@ -121,9 +121,8 @@ class DataOperations(Exchange):
         from fstore.serving import FeatureVector
 
         body = {"features": list(features), "entities": list(entities), "transformed": transformed}
-        data: dict[str, list[Any]] = yield from self._json("POST", path("online", "features"), json=body)
-        join_key, *names = data  # the join key comes first
-        return FeatureVector(join_key, data[join_key], {n: data[n] for n in names})
+        data: dict[str, Any] = yield from self._json("POST", path("online", "features"), json=body)
+        return FeatureVector.from_json(data)
 
     @operation
     def get_feature_history(

@@ -15,7 +15,7 @@ from pydantic import ValidationError as PydanticValidationError
 from fstore.errors import TransformerError
 from fstore.models import TransformerKind, TransformerSpec
 from fstore.transformers.base import Transformer
-from fstore.transformers.categorical import LabelEncoder, OneHotEncoder
+from fstore.transformers.categorical import LabelEncoder, OneHotEncoder, lenient
 from fstore.transformers.compat import CategoricalTransformer, NumericTransformer
 from fstore.transformers.numeric import MinMaxScaler, StandardScaler
 
@@ -54,5 +54,6 @@ __all__ = [
     "StandardScaler",
     "Transformer",
     "create_transformer",
+    "lenient",
     "transformer_from_state",
 ]

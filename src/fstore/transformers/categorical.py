@@ -5,13 +5,17 @@ Categories are strings, learnt by ``fit`` (nulls ignored) and sorted like scikit
 (``np.unique`` order: by code point). Values must be strings; anything else (an int, a
 bool) raises ``TransformerError`` — cast first.
 
-Unknown values follow ``handle_unknown``:
+Unknown values (categories the fit never saw) follow ``handle_unknown``:
 
-* ``"error"`` (default): raise ``UnknownCategoryError`` naming the value (and its row in
-  a batch);
-* ``"ignore"``: label code ``-1``, one-hot all-zero row;
+* ``"ignore"`` (default): the reserved label code ``-1`` (``UNKNOWN_CODE``; scikit-learn's
+  ``OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)``), one-hot an
+  all-zero row (scikit-learn's ``OneHotEncoder(handle_unknown="ignore")``);
 * ``"unknown"``: an explicit extra bucket — label code ``len(categories)``, one-hot an extra
-  last column named ``__unknown__``.
+  last column named ``__unknown__`` (its code moves when a refit learns more categories);
+* ``"error"``: raise ``UnknownCategoryError`` naming the value (and its row in a batch). The
+  feature store honours it only in explicit ``transform`` calls: storing, serving and
+  training sets read it as ``"ignore"`` (``lenient``), so a new category never blocks
+  storing its raw value, and the next fit learns it.
 
 Nulls (``None``, ``NaN``, ``pd.NA``, Arrow nulls) are never an error: label code ``-1``,
 one-hot all-zero row. ``inverse_transform`` maps ``-1``, the unknown bucket and all-zero
@@ -34,16 +38,26 @@ from fstore.models import FeatureType, TransformerKind
 from fstore.transformers.arrays import is_null, to_float_array, to_string_array
 from fstore.transformers.base import Transformer, check_choice
 
-HANDLE_UNKNOWN = ("error", "ignore", "unknown")
+HANDLE_UNKNOWN = ("ignore", "unknown", "error")
 UNKNOWN_NAME = "__unknown__"
 NULL_CODE = -1
+UNKNOWN_CODE = -1  # the label code of an unknown category under "ignore"
+
+
+def lenient(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters as the store's write, serve and training paths use them: ``"error"`` reads
+    as ``"ignore"`` (an unknown category must never block storing a raw value)."""
+    out = dict(params)
+    if out.get("handle_unknown") == "error":
+        out["handle_unknown"] = "ignore"
+    return out
 
 
 class _Encoder(Transformer):
     """Shared by both encoders: the sorted categories and value → code lookups."""
 
     input_type: ClassVar[FeatureType] = FeatureType.CATEGORICAL
-    defaults: ClassVar[dict[str, Any]] = {"handle_unknown": "error"}
+    defaults: ClassVar[dict[str, Any]] = {"handle_unknown": "ignore"}
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -75,7 +89,7 @@ class _Encoder(Transformer):
         self._categories = categories
         self._index = {c: i for i, c in enumerate(categories)}
         self._value_set = pa.array(categories, pa.string())
-        self._unknown_code = len(categories) if self._policy == "unknown" else NULL_CODE
+        self._unknown_code = len(categories) if self._policy == "unknown" else UNKNOWN_CODE
         self._lookup = np.empty(len(categories) + 1, dtype=object)  # code → category; last: None
         self._lookup[: len(categories)] = categories
         self._width = len(categories) + (self._policy == "unknown")

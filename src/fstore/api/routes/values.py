@@ -152,6 +152,9 @@ async def history(
 
 @router.get("/{entity_id}", response_model=FeatureValue)
 async def latest(name: str, entity_id: str, store: Store) -> FeatureValue:
+    """The latest value, transformed by the current version. 404 when the entity has none; a
+    value older than the feature's ``ttl_seconds`` comes back with ``status: "expired"`` and
+    null values, one whose transformer is not fitted with ``status: "not_fitted"``."""
     found = await store.get_feature_value(name, entity_id)
     if found is None:
         # ``entity_id`` in the problem tells "no value" from "no such feature" (both 404)

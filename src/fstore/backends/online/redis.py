@@ -28,7 +28,8 @@ Writes are last-write-wins by event time, decided *on the server* by a Lua scrip
 hosts) can never replace a newer value with an older one: a stored newer event is kept, an
 equal one is replaced. A call is first reduced to the newest record per key, then sent as
 script calls of at most ``SCRIPT_KEYS`` keys, pipelined. A feature's ``ttl_seconds``
-becomes the key's expiry (counted from the write), set by the same script.
+becomes the key's expiry, counted from the value's *event time* (``PXAT`` event time + TTL:
+Redis drops a value when serving starts calling it expired), set by the same script.
 
 On a cluster a script may only declare keys of one hash slot. With Redis >= 7.0 the keys
 are grouped by master instead (redis-py's slot map) and passed as arguments to a script

@@ -8,7 +8,12 @@ times are compared as decimal strings: exact for any 64-bit integer, where a Lua
 Last write wins: a stored record with a newer event time is kept; otherwise the new record
 replaces it (equal event times: the new write wins). An identical record (a
 re-materialisation) is not rewritten and not counted; only its expiry follows the write.
-A write's expiry in ms is ``ttl`` (``"0"``: none, which also clears an older expiry).
+
+Expiry: ``ttl`` is the feature's TTL in ms (``"0"``: none, which also clears an older
+expiry); a written key expires at its record's event time + ``ttl`` (``PXAT``), not at the
+write time + ``ttl``, so Redis forgets a value exactly when serving calls it expired. (The
+event time in µs converts to a Lua double exactly up to ~2255; a later expiry is none.) The
+caller does not send values that have expired already.
 A script reads all its keys before it writes any, so a script that fails (a cluster node
 refusing a key) has written nothing.
 """
@@ -30,18 +35,27 @@ local function less(a, b)
   if neg_a then return a ~= b and not lt end
   return lt
 end
+-- the absolute expiry (unix ms, as a decimal string) of a record, false for none
+local function expires_at(record, ttl)
+  if ttl == '0' then return false end
+  local at = math.floor(tonumber(event_time(record)) / 1000) + tonumber(ttl)
+  if at > 9007199254740991 then return false end
+  if at < 1 then at = 1 end  -- expired already: Redis drops it at once
+  return string.format('%.0f', at)
+end
 -- write record new at key (stored record: current, false if none) unless a newer one is
 -- stored; 1 if written
 local function put(key, new, current, ttl)
+  local at = expires_at(new, ttl)
   if current == new then
-    if ttl ~= '0' then redis.call('PEXPIRE', key, ttl) else redis.call('PERSIST', key) end
+    if at then redis.call('PEXPIREAT', key, at) else redis.call('PERSIST', key) end
     return 0
   end
   local stored = current and event_time(current)
   if stored and less(event_time(new), stored) then
     return 0
   end
-  if ttl ~= '0' then redis.call('SET', key, new, 'PX', ttl) else redis.call('SET', key, new) end
+  if at then redis.call('SET', key, new, 'PXAT', at) else redis.call('SET', key, new) end
   return 1
 end
 -- read every key first: a key this node does not serve fails the script before any write
