@@ -138,3 +138,20 @@ class TooManyRequestsError(FStoreError):
     http_status = 429
     exit_code = 10
     title = "Too many requests"
+
+
+def invalid_input(errors: list[dict[str, Any]]) -> ValidationError:
+    """A ValidationError from pydantic's error list (a model given as a dict that does not fit):
+    the first problem in the message, all of them in ``errors``."""
+    listed = [
+        {
+            "loc": [str(p) for p in e.get("loc", ())],
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
+        for e in errors
+    ]
+    first = listed[0] if listed else {"loc": [], "msg": "invalid input"}
+    msg = first["msg"].removeprefix("Value error, ")
+    where = ".".join(first["loc"])
+    return ValidationError(f"{where}: {msg}" if where else msg, errors=listed)

@@ -47,7 +47,11 @@ from fstore.values import (
     coerce_entity_ids,
     coerce_timestamps,
     coerce_values,
+    entity_key_of,
+    entity_keys,
+    feature_names,
     from_micros,
+    table_of,
     to_datetime,
 )
 
@@ -218,10 +222,11 @@ class FeatureStore(RegistryMethods):
         feature. Every column is validated before anything is stored; ``validate_only``
         stops there (a dry run)."""
         await self._ready()
-        if isinstance(data, pd.DataFrame):
-            data = pa.Table.from_pandas(data, preserve_index=False)
-        if not isinstance(data, pa.Table):
+        if not isinstance(data, (pd.DataFrame, pa.Table)):
             raise ValidationError("ingest takes a pandas DataFrame or an Arrow table")
+        data = table_of(data)
+        if features is not None:
+            features = feature_names(features)
         columns = set(data.column_names)
         if timestamp_column not in columns:
             raise ValidationError(f"the data has no timestamp column {timestamp_column!r}")
@@ -275,8 +280,8 @@ class FeatureStore(RegistryMethods):
     async def get_feature_value(self, feature_id: str, entity_id: str | int) -> FeatureValue | None:
         """The latest value of a feature for an entity (transformed by the current version)."""
         await self._ready()
+        eid = entity_key_of(entity_id)
         (resolved,) = await self.catalog.resolve([feature_id])
-        eid = str(entity_id)
         record = (await read_records(self.guard, self.offline, resolved.entity.name, [eid], [resolved]))[0][0]
         if record is None:
             return None
@@ -299,12 +304,12 @@ class FeatureStore(RegistryMethods):
     ) -> FeatureVector:
         """Latest values of many features (all of one entity) for many entity ids."""
         await self._ready()
+        features, ids = feature_names(features), entity_keys(entities)
         resolved = await self.catalog.resolve(features)
         entity = resolved[0].entity
         for r in resolved:
             if r.entity.name != entity.name:
                 raise ValidationError("a feature vector holds features of one entity")
-        ids = [e if isinstance(e, str) else str(e) for e in entities]
         rows = await read_records(self.guard, self.offline, entity.name, ids, resolved, read_through)
         columns: dict[str, list[Any]] = {}
         for j, r in enumerate(resolved):
@@ -312,7 +317,8 @@ class FeatureStore(RegistryMethods):
                 columns[r.name] = [None if row[j] is None else served(r, row[j]) for row in rows]
             else:
                 columns[r.name] = [None if row[j] is None else row[j][1] for row in rows]
-        return FeatureVector(entity.join_key, list(entities), columns)
+        given = [entities] if isinstance(entities, (str, int)) else list(entities)
+        return FeatureVector(entity.join_key, given, columns)
 
     async def get_feature_history(
         self,
@@ -343,9 +349,7 @@ class FeatureStore(RegistryMethods):
     ) -> Any:
         """A point-in-time-correct training set (pandas in → pandas out; Arrow → Arrow)."""
         await self._ready()
-        if not features:
-            raise ValidationError("name at least one feature")
-        resolved = await self.catalog.resolve(list(features))
+        resolved = await self.catalog.resolve(feature_names(features))
         return await historical_features(self.offline, entity_rows, resolved, timestamp_column, transformed)
 
     async def materialize(

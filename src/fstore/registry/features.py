@@ -19,6 +19,7 @@ from fstore.models import (
     FeatureType,
     FeatureVersion,
     TransformerSpec,
+    parse,
     utcnow,
 )
 from fstore.registry.records import (
@@ -79,7 +80,7 @@ class FeatureOps:
         """The specification's ``registry.register_feature(feature, transformer)``: create the
         feature (version 1.0.0), or register a new version with this definition and transformer."""
         spec, state = transformer_parts(transformer)
-        feature = Feature.model_validate(feature)
+        feature = parse(Feature, feature)
         try:
             await self.get_feature(feature.name)
         except NotFoundError:
@@ -165,7 +166,7 @@ class FeatureOps:
             if frozen in fields and fields[frozen] != getattr(old, frozen):
                 raise ValidationError(f"feature field {frozen!r} cannot be changed")
             fields.pop(frozen, None)
-        new = Feature.model_validate({**old.model_dump(), **fields, "updated_at": utcnow()})
+        new = parse(Feature, {**old.model_dump(), **fields, "updated_at": utcnow()})
         if new.entity != old.entity:
             await self.get_entity(new.entity)
         spec = current.transformer if transformer == "keep" else transformer
