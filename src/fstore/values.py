@@ -435,7 +435,7 @@ def table_of(data: pd.DataFrame | pa.Table) -> pa.Table:
     if isinstance(data, pa.Table):
         return data
     try:
-        return pa.Table.from_pandas(data, preserve_index=False)
+        table = pa.Table.from_pandas(data, preserve_index=False)
     except _ARROW_ERRORS as exc:
         for name, column in data.items():
             try:
@@ -443,6 +443,14 @@ def table_of(data: pd.DataFrame | pa.Table) -> pa.Table:
             except _ARROW_ERRORS:
                 raise _column_error(str(name), column.tolist()) from None
         raise ValidationError(f"the DataFrame cannot be read: {exc}") from None
+    for i, (name, column) in enumerate(data.items()):
+        # Arrow reads [1.0, True] in an object column as [1.0, 1.0]: find the boolean.
+        kind = table.schema.field(i).type
+        if column.dtype == object and (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+            kinds = set(map(type, column.tolist()))
+            if bool in kinds or np.bool_ in kinds:
+                raise _column_error(str(name), column.tolist())
+    return table
 
 
 def _kind(value: Any) -> str | None:
