@@ -132,12 +132,15 @@ class RegistryMethods:
         return feature
 
     async def delete_feature(self, name: str, *, force: bool = False) -> None:
-        """Delete a feature, its versions and all its values (refused if others depend on it)."""
+        """Delete a feature, its versions and all its values (refused if others depend on it;
+        with ``force``, each dependent gets a new version without the dependency)."""
         await self._ready()
+        dependents = await self.registry.dependents(name) if force else []
         feature = await self.registry.delete_feature(name, force=force)
         await self.offline.delete_feature(feature.id)
         await self.online.delete_feature(feature.entity, feature.id)
         self.catalog.invalidate()
+        await self._changed(*[await self.registry.get_feature(d) for d in dependents])
 
     # -- groups -------------------------------------------------------------------------------
 
