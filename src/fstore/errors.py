@@ -59,6 +59,22 @@ class VersionError(ValidationError):
     title = "Invalid version"
 
 
+class VersionConflictError(VersionError):
+    """A version refused because of the versions already registered (not above the latest)."""
+
+    http_status = 409
+    exit_code = 5
+    title = "Version conflict"
+
+
+class DefinitionError(ValidationError):
+    """A definition whose fields contradict each other or the stored feature (a dtype that
+    is not the type's, a transformer for the other type, a feature depending on itself):
+    each field is well formed, the combination is not."""
+
+    title = "Inconsistent definition"
+
+
 class DependencyCycleError(FStoreError):
     http_status = 409
     exit_code = 5
@@ -154,4 +170,6 @@ def invalid_input(errors: list[dict[str, Any]]) -> ValidationError:
     first = listed[0] if listed else {"loc": [], "msg": "invalid input"}
     msg = first["msg"].removeprefix("Value error, ")
     where = ".".join(first["loc"])
+    if listed and not any(e["loc"] for e in listed):  # only rules across fields failed
+        return DefinitionError(msg, errors=listed)
     return ValidationError(f"{where}: {msg}" if where else msg, errors=listed)

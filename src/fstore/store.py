@@ -25,7 +25,7 @@ from fstore.backends.online.base import OnlineWrite
 from fstore.catalog import Catalog, ResolvedFeature
 from fstore.columns import history_table, online_write, transform_arrow
 from fstore.config import Settings
-from fstore.errors import FStoreError, ValidationError
+from fstore.errors import FStoreError, NotFittedError, ValidationError
 from fstore.instrumentation import timed
 from fstore.models import (
     ChangeAction,
@@ -34,7 +34,7 @@ from fstore.models import (
     FeatureValue,
     FeatureVersion,
 )
-from fstore.registry import Registry
+from fstore.registry import Registry, check_transformer_fits
 from fstore.resilience import Metrics, OnlineGuard
 from fstore.serving import FeatureVector, read_records, served
 from fstore.store_registry import RegistryMethods
@@ -163,6 +163,7 @@ class FeatureStore(RegistryMethods):
         spec = transformer_parts(transformer)[0] if transformer is not None else current.transformer
         if spec is None:
             raise ValidationError(f"feature {name!r} has no transformer to fit; give one")
+        check_transformer_fits(await self.registry.get_feature(name), spec)
         cutoff = to_datetime(as_of) if as_of is not None else None
         values = await self.offline.values(name, cutoff)
         fitted = create_transformer(spec).fit(values)
@@ -189,7 +190,7 @@ class FeatureStore(RegistryMethods):
         fv = await self.registry.get_version(name, version)
         transformer = build_transformer(fv.transformer, fv.transformer_state)
         if transformer is None:
-            raise ValidationError(f"feature {name!r} version {fv.version} has no fitted transformer")
+            raise NotFittedError(f"feature {name!r} version {fv.version} has no fitted transformer")
         return transformer.transform(values)
 
     # -- writing values -------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     StrictBool,
+    StrictFloat,
     StrictInt,
     StrictStr,
     StringConstraints,
@@ -23,6 +24,7 @@ from pydantic import (
 from starlette.convertors import Convertor, register_url_convertor
 
 from fstore.semver import SEMVER_PATTERN
+from fstore.values import INT64_MAX, INT64_MIN
 
 SEMVER = f"^{SEMVER_PATTERN}$"
 # What the API takes for a timestamp: an ISO 8601 string, so it starts with the date.
@@ -45,7 +47,30 @@ TimestampText = Annotated[
     WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2025-01-01T00:00:00Z"]}),
 ]
 Flag = StrictBool
-EntityId = StrictStr | StrictInt  # an id of the entity's value type; never a boolean
+# An entity id: a non-empty string without NUL (PostgreSQL text cannot hold one), or an
+# integer (stored as its decimal text); never a boolean.
+EntityIdText = Annotated[StrictStr, StringConstraints(min_length=1, pattern=r"^[^\x00]+$")]
+EntityId = EntityIdText | StrictInt
+# A name (entity, feature, group, join key): the rule of ``fstore.models.check_name``.
+NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+Name = Annotated[str, StringConstraints(pattern=NAME), Field(examples=["customer"])]
+Semver = Annotated[str, StringConstraints(pattern=SEMVER), Field(examples=["1.0.0"])]
+# A raw feature value: a number, a string or null; which one a feature takes (and whether
+# null) is the feature's definition, checked by the store (422 naming the row).
+Value = Annotated[
+    StrictInt | StrictFloat | StrictStr | None,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": INT64_MIN, "maximum": INT64_MAX},
+                {"type": "number"},
+                {"type": "string", "pattern": "^[^\\x00]*$"},
+                {"type": "null"},
+            ],
+            "examples": [42],
+        }
+    ),
+]
 
 
 class SemverConvertor(Convertor[str]):
