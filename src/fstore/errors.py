@@ -116,6 +116,25 @@ class StoreUnavailableError(FStoreError):
     title = "Store unavailable"
 
 
+class StorageFullError(StoreUnavailableError):
+    """A store refused a write because its disk (or memory, for Redis) is full. Nothing of the
+    call was stored offline; free space and retry. An online store that is full is handled like
+    an unreachable one: the offline write stands and the online copy is repaired later."""
+
+    http_status = 507
+    exit_code = 11
+    title = "Storage full"
+
+
+class ReadOnlyStoreError(StoreUnavailableError):
+    """A store refused a write because it is read-only (a read-only mount, a read-only replica);
+    reads still work."""
+
+    http_status = 503
+    exit_code = 12
+    title = "Store is read-only"
+
+
 class AuthenticationError(FStoreError):
     """No credentials, or credentials that are wrong, expired or forged."""
 

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from fstore.backends.storage_errors import storage_error
 from fstore.errors import AuthenticationError, FStoreError, TooManyRequestsError
 
 PROBLEM_JSON = "application/problem+json"
@@ -98,8 +99,18 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, title, str(exc.detail), headers=headers or None)
 
 
+async def storage_failure(request: Request, exc: Exception) -> JSONResponse:
+    """A full or read-only disk met outside the stores' calls (which already raise typed
+    errors) is still its typed answer (507/503); anything else stays a 500."""
+    typed = storage_error(exc, "server")
+    if typed is None:
+        raise exc
+    return await fstore_error(request, typed)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(FStoreError, fstore_error)
     app.add_exception_handler(RequestValidationError, request_validation_error)
     app.add_exception_handler(pydantic.ValidationError, model_validation_error)
+    app.add_exception_handler(OSError, storage_failure)
