@@ -57,10 +57,12 @@ async def request_validation_error(request: Request, exc: Exception) -> JSONResp
     errors = _errors(exc.errors())
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(p) for p in first["loc"])
+    given = exc.errors()[0].get("input") if errors else None
+    got = f" (got {given!r})" if isinstance(given, (str, int, float)) and len(repr(given)) <= 80 else ""
     return problem(
         422,
         "Invalid request",
-        f"{where}: {first['msg']}",
+        f"{where}: {first['msg']}{got}",
         "urn:fstore:error:RequestValidationError",
         errors=errors,
     )
