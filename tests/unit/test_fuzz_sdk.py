@@ -34,7 +34,9 @@ SETTINGS = settings(
 
 texts = st.text(max_size=12)
 names = st.sampled_from([*FEATURES, "ghost", "", "num\x00", "num\n"]) | texts
-ints = st.integers(min_value=-(2**70), max_value=2**70) | st.sampled_from([2**63 - 1, -(2**63), 2**63, 2**64])
+ints = st.sampled_from([2**63 - 1, -(2**63), 2**63, -(2**63) - 1, 2**64, 10**400]) | st.integers(
+    -(2**70), 2**70
+)
 scalars = st.none() | st.booleans() | ints | st.floats() | texts | st.datetimes()
 values = scalars | st.lists(scalars, max_size=2) | st.dictionaries(texts, scalars, max_size=2)
 entity_ids = st.none() | st.booleans() | ints | st.floats() | texts | st.sampled_from(["c1", "c2", "a\x00"])
@@ -46,7 +48,11 @@ timestamps = (
     | ints
 )
 rows = st.fixed_dictionaries(
-    {"entity_id": entity_ids, "value": values, "event_timestamp": timestamps},
+    {
+        "entity_id": st.just("c1") | entity_ids,
+        "value": ints | values,
+        "event_timestamp": st.none() | timestamps,
+    },
     optional={"extra": scalars},
 )
 
@@ -97,13 +103,18 @@ def test_registry_entry_points(fs: Any, data: st.DataObject) -> None:
 
 
 @SETTINGS
-@given(feature=names, entity_id=entity_ids, value=values, ts=timestamps)
+@given(
+    feature=st.sampled_from(FEATURES) | names,
+    entity_id=st.sampled_from(["c1", 7]) | entity_ids,  # valid ids often, so values get checked
+    value=ints | texts | values,
+    ts=st.none() | timestamps,
+)
 def test_store_feature_value(fs: Any, feature: Any, entity_id: Any, value: Any, ts: Any) -> None:
     call(fs, "store_feature_value", feature, entity_id, value, ts)
 
 
 @SETTINGS
-@given(feature=names, batch=st.lists(rows, max_size=4) | scalars)
+@given(feature=st.sampled_from(FEATURES) | names, batch=st.lists(rows, max_size=4) | scalars)
 def test_store_feature_values(fs: Any, feature: Any, batch: Any) -> None:
     call(fs, "store_feature_values", feature, batch)
 
