@@ -6,10 +6,12 @@ from __future__ import annotations
 import gzip
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from conftest import Cli
+if TYPE_CHECKING:
+    from conftest import Cli
 
 HEADER = b"customer_id,event_timestamp,amount\n"
 ROW = b"c1,2025-01-01T00:00:00Z,1.5\n"
