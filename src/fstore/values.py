@@ -89,7 +89,10 @@ def entity_keys(entities: Any) -> list[str]:
         entities = [entities]
     if not isinstance(entities, Iterable) or isinstance(entities, (bytes, Mapping)):
         raise ValidationError(f"entity ids are a list of strings or integers, got {entities!r}")
-    return [entity_key_of(e, i) for i, e in enumerate(entities)]
+    ids = list(entities)
+    if set(map(type, ids)) <= {str} and "" not in ids and "\x00" not in "".join(ids):
+        return ids  # the serving hot path: plain strings, checked in C
+    return [entity_key_of(e, i) for i, e in enumerate(ids)]
 
 
 def feature_names(features: Any) -> list[str]:
