@@ -24,7 +24,6 @@ from pydantic import (
 from starlette.convertors import Convertor, register_url_convertor
 
 from fstore.semver import SEMVER_PATTERN
-from fstore.values import INT64_MAX, INT64_MIN
 
 SEMVER = f"^{SEMVER_PATTERN}$"
 # What the API takes for a timestamp: an ISO 8601 string, so it starts with the date.
@@ -61,12 +60,9 @@ Value = Annotated[
     StrictInt | StrictFloat | StrictStr | None,
     WithJsonSchema(
         {
-            "anyOf": [
-                {"type": "integer", "minimum": INT64_MIN, "maximum": INT64_MAX},
-                {"type": "number"},
-                {"type": "string", "pattern": "^[^\\x00]*$"},
-                {"type": "null"},
-            ],
+            "anyOf": [{"type": "number"}, {"type": "string", "pattern": "^[^\\x00]*$"}, {"type": "null"}],
+            "description": "A number (an int feature's integers fit in 64 bits), a string without NUL "
+            "(categorical features), or null (features that allow nulls).",
             "examples": [42],
         }
     ),
