@@ -59,6 +59,22 @@ class VersionError(ValidationError):
     title = "Invalid version"
 
 
+class VersionConflictError(VersionError):
+    """A version refused because of the versions already registered (not above the latest)."""
+
+    http_status = 409
+    exit_code = 5
+    title = "Version conflict"
+
+
+class DefinitionError(ValidationError):
+    """A definition whose fields contradict each other or the stored feature (a dtype that
+    is not the type's, a transformer for the other type, a feature depending on itself):
+    each field is well formed, the combination is not."""
+
+    title = "Inconsistent definition"
+
+
 class DependencyCycleError(FStoreError):
     http_status = 409
     exit_code = 5
@@ -100,6 +116,25 @@ class StoreUnavailableError(FStoreError):
     title = "Store unavailable"
 
 
+class StorageFullError(StoreUnavailableError):
+    """A store refused a write because its disk (or memory, for Redis) is full. Nothing of the
+    call was stored offline; free space and retry. An online store that is full is handled like
+    an unreachable one: the offline write stands and the online copy is repaired later."""
+
+    http_status = 507
+    exit_code = 11
+    title = "Storage full"
+
+
+class ReadOnlyStoreError(StoreUnavailableError):
+    """A store refused a write because it is read-only (a read-only mount, a read-only replica);
+    reads still work."""
+
+    http_status = 503
+    exit_code = 12
+    title = "Store is read-only"
+
+
 class AuthenticationError(FStoreError):
     """No credentials, or credentials that are wrong, expired or forged."""
 
@@ -138,3 +173,22 @@ class TooManyRequestsError(FStoreError):
     http_status = 429
     exit_code = 10
     title = "Too many requests"
+
+
+def invalid_input(errors: list[dict[str, Any]]) -> ValidationError:
+    """A ValidationError from pydantic's error list (a model given as a dict that does not fit):
+    the first problem in the message, all of them in ``errors``."""
+    listed = [
+        {
+            "loc": [str(p) for p in e.get("loc", ())],
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
+        for e in errors
+    ]
+    first = listed[0] if listed else {"loc": [], "msg": "invalid input"}
+    msg = first["msg"].removeprefix("Value error, ")
+    where = ".".join(first["loc"])
+    if listed and not any(e["loc"] for e in listed):  # only rules across fields failed
+        return DefinitionError(msg, errors=listed)
+    return ValidationError(f"{where}: {msg}" if where else msg, errors=listed)

@@ -17,6 +17,8 @@ from bisect import bisect_left
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
+from fstore.backends.storage_errors import storage_error
+
 T = TypeVar("T")
 
 # Seconds. The embedded stores answer in tens of microseconds, remote ones in milliseconds.
@@ -90,7 +92,9 @@ class OperationStats:
         return sorted(((k, h) for k, h in self._histograms.items() if h.count), key=lambda item: item[0])
 
 
-def _timed(method: Callable[..., Awaitable[Any]], histogram: Histogram) -> Callable[..., Awaitable[Any]]:
+def _timed(
+    method: Callable[..., Awaitable[Any]], histogram: Histogram, store: str
+) -> Callable[..., Awaitable[Any]]:
     clock = time.perf_counter
     observe = histogram.observe
 
@@ -98,8 +102,11 @@ def _timed(method: Callable[..., Awaitable[Any]], histogram: Histogram) -> Calla
         started = clock()
         try:
             return await method(*args, **kwargs)
-        except Exception:
+        except Exception as exc:
             histogram.errors += 1
+            typed = storage_error(exc, store)  # a full or read-only disk: one typed error
+            if typed is not None:
+                raise typed from exc
             raise
         finally:
             observe(clock() - started)
@@ -120,7 +127,7 @@ class TimedBackend:
                 self._wrap(name, getattr(backend, name))
 
     def _wrap(self, name: str, method: Callable[..., Awaitable[Any]]) -> None:
-        object.__setattr__(self, name, _timed(method, self._stats.histogram(self._store, name)))
+        object.__setattr__(self, name, _timed(method, self._stats.histogram(self._store, name), self._store))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._backend, name)

@@ -9,11 +9,15 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
+import pydantic
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from fstore.enums import BumpKind, ChangeAction, FeatureType, TransformerKind, ValueType
+from fstore.errors import invalid_input
+
+M = TypeVar("M", bound=BaseModel)
 
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
@@ -24,12 +28,21 @@ def utcnow() -> datetime:
 
 def check_name(value: str, what: str = "name") -> str:
     """Names are identifiers: they become column names, Redis keys and CLI arguments."""
-    if not isinstance(value, str) or not NAME_PATTERN.match(value):
+    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):  # "$" would allow a "\n"
         raise ValueError(
             f"{what} {value!r} is not a valid identifier "
             "(letters, digits and '_', not starting with a digit, at most 128 characters)"
         )
     return value
+
+
+def parse(model: type[M], data: Any) -> M:
+    """``model.model_validate(data)`` for input from a caller: a dict that does not fit (or
+    anything else) is an FStore ``ValidationError``, never a raw pydantic one."""
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise invalid_input(exc.errors()) from None
 
 
 NUMERICAL_TRANSFORMERS = {TransformerKind.STANDARD_SCALER, TransformerKind.MINMAX_SCALER}

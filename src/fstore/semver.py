@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from functools import total_ordering
 
-from fstore.errors import VersionError
+from fstore.errors import VersionConflictError, VersionError
 from fstore.models import BumpKind
 
 # MAJOR.MINOR.PATCH without leading zeros; unanchored, for callers that embed it (URL paths)
@@ -93,6 +93,6 @@ def next_version(current: str | None, kind: BumpKind, explicit: str | None = Non
     if explicit is not None:
         wanted = Version.parse(explicit)
         if current is not None and not wanted > Version.parse(current):
-            raise VersionError(f"version {wanted} must be greater than the latest version {current}")
+            raise VersionConflictError(f"version {wanted} must be greater than the latest version {current}")
         return str(wanted)
     return str(INITIAL if current is None else Version.parse(current).bump(kind))

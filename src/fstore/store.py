@@ -26,7 +26,7 @@ from fstore.backends.online.base import OnlineWrite
 from fstore.catalog import Catalog, ResolvedFeature
 from fstore.columns import expiry_cutoff, history_table, now_us, online_write, transform_arrow
 from fstore.config import Settings
-from fstore.errors import FStoreError, ValidationError
+from fstore.errors import FStoreError, NotFittedError, ValidationError
 from fstore.instrumentation import timed
 from fstore.models import (
     ChangeAction,
@@ -36,7 +36,7 @@ from fstore.models import (
     FeatureVersion,
     ValueStatus,
 )
-from fstore.registry import Registry
+from fstore.registry import Registry, check_transformer_fits
 from fstore.resilience import Metrics, OnlineGuard
 from fstore.serving import FeatureVector, read_records, served, served_column, status_of
 from fstore.store_registry import RegistryMethods
@@ -49,7 +49,11 @@ from fstore.values import (
     coerce_entity_ids,
     coerce_timestamps,
     coerce_values,
+    entity_key_of,
+    entity_keys,
+    feature_names,
     from_micros,
+    table_of,
     to_datetime,
 )
 from fstore.write_result import IngestResult, StoreResult
@@ -162,6 +166,7 @@ class FeatureStore(RegistryMethods):
         spec = transformer_parts(transformer)[0] if transformer is not None else current.transformer
         if spec is None:
             raise ValidationError(f"feature {name!r} has no transformer to fit; give one")
+        check_transformer_fits(await self.registry.get_feature(name), spec)
         cutoff = to_datetime(as_of) if as_of is not None else None
         values = await self.offline.values(name, cutoff)
         fitted = create_transformer(spec).fit(values)
@@ -188,7 +193,7 @@ class FeatureStore(RegistryMethods):
         fv = await self.registry.get_version(name, version)
         transformer = build_transformer(fv.transformer, fv.transformer_state)
         if transformer is None:
-            raise ValidationError(f"feature {name!r} version {fv.version} has no fitted transformer")
+            raise NotFittedError(f"feature {name!r} version {fv.version} has no fitted transformer")
         return transformer.transform(values)
 
     # -- writing values -------------------------------------------------------------------------
@@ -224,10 +229,11 @@ class FeatureStore(RegistryMethods):
         validation (a dry run). Returns the values received per feature (a dict) with
         ``stored``/``unchanged``/``duplicates`` per feature (see ``fstore.write_result``)."""
         await self._ready()
-        if isinstance(data, pd.DataFrame):
-            data = pa.Table.from_pandas(data, preserve_index=False)
-        if not isinstance(data, pa.Table):
+        if not isinstance(data, (pd.DataFrame, pa.Table)):
             raise ValidationError("ingest takes a pandas DataFrame or an Arrow table")
+        data = table_of(data)
+        if features is not None:
+            features = feature_names(features)
         columns = set(data.column_names)
         if timestamp_column not in columns:
             raise ValidationError(f"the data has no timestamp column {timestamp_column!r}")
@@ -296,8 +302,8 @@ class FeatureStore(RegistryMethods):
         when it is older than the feature's TTL, ``not_fitted`` when the feature's transformer
         is not fitted (transformed None)."""
         await self._ready()
+        eid = entity_key_of(entity_id)
         (resolved,) = await self.catalog.resolve([feature_id])
-        eid = str(entity_id)
         record = (await read_records(self.guard, self.offline, resolved.entity.name, [eid], [resolved]))[0][0]
         if record is None:
             return None
@@ -323,12 +329,12 @@ class FeatureStore(RegistryMethods):
         """Latest values of many features (all of one entity) for many entity ids; a cell that
         is not present (missing, expired, not fitted) is None, its status in ``statuses``."""
         await self._ready()
+        features, ids = feature_names(features), entity_keys(entities)
         resolved = await self.catalog.resolve(features)
         entity = resolved[0].entity
         for r in resolved:
             if r.entity.name != entity.name:
                 raise ValidationError("a feature vector holds features of one entity")
-        ids = [e if isinstance(e, str) else str(e) for e in entities]
         rows = await read_records(self.guard, self.offline, entity.name, ids, resolved, read_through)
         columns: dict[str, list[Any]] = {}
         statuses: dict[str, list[ValueStatus]] = {}
@@ -351,7 +357,8 @@ class FeatureStore(RegistryMethods):
             columns[r.name], status = served_column(r, cells, transformed, at)
             if status is not None:
                 statuses[r.name] = status
-        return FeatureVector(entity.join_key, list(entities), columns, statuses)
+        given = [entities] if isinstance(entities, (str, int)) else list(entities)
+        return FeatureVector(entity.join_key, given, columns, statuses)
 
     async def get_feature_history(
         self,
@@ -387,9 +394,7 @@ class FeatureStore(RegistryMethods):
     ) -> Any:
         """A point-in-time-correct training set (pandas in → pandas out; Arrow → Arrow)."""
         await self._ready()
-        if not features:
-            raise ValidationError("name at least one feature")
-        resolved = await self.catalog.resolve(list(features))
+        resolved = await self.catalog.resolve(feature_names(features))
         return await historical_features(self.offline, entity_rows, resolved, timestamp_column, transformed)
 
     async def materialize(

@@ -8,15 +8,25 @@ from collections.abc import Mapping
 from typing import Any
 
 from fstore.catalog import Catalog
+from fstore.errors import ValidationError
 from fstore.models import (
     ChangeRecord,
     Entity,
     Feature,
     FeatureGroup,
     FeatureVersion,
+    parse,
 )
 from fstore.registry import Registry
 from fstore.transformers.specs import TransformerLike, transformer_parts
+
+
+def changes_of(changes: Any) -> dict[str, Any]:
+    if changes is None:
+        return {}
+    if not isinstance(changes, Mapping) or not all(isinstance(k, str) for k in changes):
+        raise ValidationError(f"changes are a mapping of field names to values, got {changes!r}")
+    return dict(changes)
 
 
 class RegistryMethods:
@@ -33,7 +43,7 @@ class RegistryMethods:
 
     async def create_entity(self, entity: Entity | Mapping[str, Any]) -> Entity:
         await self._ready()
-        return await self.registry.create_entity(Entity.model_validate(entity))
+        return await self.registry.create_entity(parse(Entity, entity))
 
     async def get_entity(self, name: str) -> Entity:
         await self._ready()
@@ -61,7 +71,7 @@ class RegistryMethods:
         await self._ready()
         spec, state = transformer_parts(transformer)
         created, _ = await self.registry.create_feature(
-            Feature.model_validate(feature), spec, state, version=version, reason=reason
+            parse(Feature, feature), spec, state, version=version, reason=reason
         )
         await self._changed(created)
         return created
@@ -110,7 +120,7 @@ class RegistryMethods:
             spec, state = transformer_parts(transformer)
         feature, fv = await self.registry.update_feature(
             name,
-            dict(changes or {}),
+            changes_of(changes),
             transformer=spec,
             transformer_state=state,
             version=version,
@@ -122,18 +132,21 @@ class RegistryMethods:
         return feature
 
     async def delete_feature(self, name: str, *, force: bool = False) -> None:
-        """Delete a feature, its versions and all its values (refused if others depend on it)."""
+        """Delete a feature, its versions and all its values (refused if others depend on it;
+        with ``force``, each dependent gets a new version without the dependency)."""
         await self._ready()
+        dependents = await self.registry.dependents(name) if force else []
         feature = await self.registry.delete_feature(name, force=force)
         await self.offline.delete_feature(feature.id)
         await self.online.delete_feature(feature.entity, feature.id)
         self.catalog.invalidate()
+        await self._changed(*[await self.registry.get_feature(d) for d in dependents])
 
     # -- groups -------------------------------------------------------------------------------
 
     async def create_group(self, group: FeatureGroup | Mapping[str, Any]) -> FeatureGroup:
         await self._ready()
-        created = await self.registry.create_group(FeatureGroup.model_validate(group))
+        created = await self.registry.create_group(parse(FeatureGroup, group))
         self.catalog.invalidate()
         return created
 
@@ -147,7 +160,7 @@ class RegistryMethods:
 
     async def update_group(self, name: str, changes: Mapping[str, Any]) -> FeatureGroup:
         await self._ready()
-        return await self.registry.update_group(name, dict(changes))
+        return await self.registry.update_group(name, changes_of(changes))
 
     async def delete_group(self, name: str) -> None:
         await self._ready()

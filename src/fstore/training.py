@@ -13,15 +13,15 @@ from fstore.backends.offline.base import OfflineStore, PitRequest
 from fstore.catalog import ResolvedFeature
 from fstore.columns import transform_arrow
 from fstore.errors import ValidationError
-from fstore.values import coerce_timestamps
+from fstore.values import coerce_timestamps, table_of
 
 
 def to_arrow(entity_rows: Any) -> tuple[pa.Table, bool]:
     """The entity rows as an Arrow table, and whether the caller gave pandas."""
     if isinstance(entity_rows, pd.DataFrame):
-        return pa.Table.from_pandas(entity_rows, preserve_index=False), True
+        return table_of(entity_rows), True  # typed errors for duplicated or mixed columns
     if isinstance(entity_rows, pa.Table):
-        return entity_rows, False
+        return table_of(entity_rows), False
     if isinstance(entity_rows, list):
         try:
             return pa.Table.from_pylist(entity_rows), False

@@ -22,6 +22,7 @@ from fstore.errors import InvalidValueError, TypeMismatchError, ValidationError
 from fstore.models import Feature, FeatureValue, ValueType
 
 TS_TYPE = pa.timestamp("us", tz="UTC")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _ARROW_TYPES = {ValueType.FLOAT: pa.float64(), ValueType.INT: pa.int64(), ValueType.STRING: pa.string()}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -73,8 +74,40 @@ def entity_key_of(entity_id: Any, row: int | None = None) -> str:
     if isinstance(entity_id, (int, np.integer)):
         return str(int(entity_id))
     if isinstance(entity_id, str) and entity_id != "":
+        if "\x00" in entity_id:
+            raise InvalidValueError(
+                _where(row, entity_id) + "an entity id cannot hold a NUL character", row=row
+            )
         return entity_id
     raise InvalidValueError(_where(row, entity_id) + f"bad entity id {entity_id!r}", row=row)
+
+
+def entity_keys(entities: Any) -> list[str]:
+    """The entity ids of a read: one id (a string or an int) or a list of them; a string is
+    one id, never split into characters."""
+    if isinstance(entities, (str, int, np.integer)) and not isinstance(entities, bool):
+        entities = [entities]
+    if not isinstance(entities, Iterable) or isinstance(entities, (bytes, Mapping)):
+        raise ValidationError(f"entity ids are a list of strings or integers, got {entities!r}")
+    ids = list(entities)
+    if set(map(type, ids)) <= {str} and "" not in ids and "\x00" not in "".join(ids):
+        return ids  # the serving hot path: plain strings, checked in C
+    return [entity_key_of(e, i) for i, e in enumerate(ids)]
+
+
+def feature_names(features: Any) -> list[str]:
+    """The features of a read: a name or a non-empty list of names (a string is one name)."""
+    if isinstance(features, str):
+        features = [features]
+    if not isinstance(features, Iterable) or isinstance(features, (bytes, Mapping)):
+        raise ValidationError(f"features are a list of feature names, got {features!r}")
+    names = list(features)
+    if not names:
+        raise ValidationError("name at least one feature")
+    bad = [n for n in names if not isinstance(n, str)]
+    if bad:
+        raise ValidationError(f"feature names are strings, got {bad[0]!r}")
+    return names
 
 
 def _where(row: int | None, entity_id: Any = None) -> str:
@@ -95,6 +128,10 @@ def check_value(feature: Feature, value: Any, row: int | None = None, entity_id:
             raise TypeMismatchError(
                 f"{where}feature {feature.name!r} is categorical: expected a string, got {value!r}", row=row
             )
+        if "\x00" in value:
+            raise InvalidValueError(
+                f"{where}feature {feature.name!r}: a value cannot hold a NUL character", row=row
+            )
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeMismatchError(
@@ -103,8 +140,15 @@ def check_value(feature: Feature, value: Any, row: int | None = None, entity_id:
     if feature.dtype is ValueType.INT:
         if isinstance(value, (float, np.floating)) and not float(value).is_integer():
             raise TypeMismatchError(f"{where}feature {feature.name!r} holds integers, got {value!r}", row=row)
+        if not INT64_MIN <= int(value) <= INT64_MAX:
+            raise InvalidValueError(
+                f"{where}feature {feature.name!r}: {value!r} does not fit in a 64-bit integer", row=row
+            )
         return int(value)
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise InvalidValueError(f"{where}feature {feature.name!r}: {value!r} is too large", row=row) from None
     if not math.isfinite(number):
         raise InvalidValueError(f"{where}feature {feature.name!r}: {value!r} is not a finite number", row=row)
     return number
@@ -181,7 +225,8 @@ def _plain_ids(ids: list[Any]) -> pa.Array | None:
     kinds = set(map(type, ids))
     if not kinds <= {str, int} or "" in ids:
         return None
-    return pa.array(ids if int not in kinds else [str(e) for e in ids], pa.string())
+    arr = pa.array(ids if int not in kinds else [str(e) for e in ids], pa.string())
+    return None if _first_nul(arr) is not None else arr
 
 
 def _plain_times(times: list[Any], now_us: int) -> pa.Array | None:
@@ -224,7 +269,17 @@ def _plain_values(feature: Feature, vals: list[Any]) -> pa.Array | None:
         return None
     if feature.dtype is ValueType.FLOAT and float in kinds and not pc.all(pc.is_finite(arr)).as_py():
         return None  # NaN or infinities: nulls or errors, decided row by row
+    if feature.dtype is ValueType.STRING and _first_nul(arr) is not None:
+        return None
     return arr
+
+
+def _first_nul(arr: pa.Array) -> int | None:
+    """The first string holding a NUL: PostgreSQL text cannot store one, so no backend does."""
+    data = arr.buffers()[2]  # the strings' bytes end to end: one memchr says "none" at once
+    if data is None or data.to_pybytes().find(b"\x00") < 0:
+        return None
+    return _first_true(pc.match_substring(arr, "\x00").fill_null(False))
 
 
 def _first_true(mask: pa.Array | pa.ChunkedArray) -> int | None:
@@ -239,6 +294,8 @@ def coerce_timestamps(column: Any, ids: Sequence[Any] | None = None) -> pa.Array
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if pa.types.is_timestamp(arr.type):
+        if arr.type.unit == "ns":  # stored to the microsecond: finer digits are dropped (floor)
+            arr = pc.floor_temporal(arr, unit="microsecond")
         out = arr.cast(pa.timestamp("us", tz=arr.type.tz or "UTC")).cast(TS_TYPE)
     elif pa.types.is_date(arr.type):
         out = arr.cast(pa.timestamp("us")).cast(TS_TYPE)
@@ -252,7 +309,7 @@ def coerce_timestamps(column: Any, ids: Sequence[Any] | None = None) -> pa.Array
                 "timestamp",
                 row=i,
             )
-        out = pa.array(parsed, TS_TYPE)
+        out = pa.array(parsed.dt.floor("us"), TS_TYPE)
     else:
         raise ValidationError(f"timestamps must be datetimes or ISO-8601 strings, got a column of {arr.type}")
     missing = _first_true(out.is_null())
@@ -276,6 +333,9 @@ def coerce_entity_ids(column: Any) -> pa.Array:
     bad = _first_true(pc.or_kleene(arr.is_null(), pc.equal(pc.utf8_length(arr), 0)).fill_null(True))
     if bad is not None:
         raise InvalidValueError(f"{_where(bad)}entity id is missing", row=bad)
+    bad = _first_nul(arr)
+    if bad is not None:
+        raise InvalidValueError(f"{_where(bad)}an entity id cannot hold a NUL character", row=bad)
     return arr
 
 
@@ -297,6 +357,9 @@ def coerce_column(feature: Feature, column: Any, ids: pa.Array | None = None) ->
             arr = arr.cast(pa.string())
         if not pa.types.is_string(arr.type):
             fail(0, f"is categorical: expected strings, got {arr.type}", TypeMismatchError)
+        bad = _first_nul(arr)
+        if bad is not None:
+            fail(bad, "a value cannot hold a NUL character")
     else:
         if pa.types.is_boolean(arr.type) or not (
             pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)
@@ -314,8 +377,16 @@ def coerce_column(feature: Feature, column: Any, ids: pa.Array | None = None) ->
                 bad = _first_true(frac)
                 if bad is not None:
                     fail(bad, f"holds integers, got {floats[bad].as_py()!r}", TypeMismatchError)
+                big = pc.or_(pc.greater_equal(floats, 2.0**63), pc.less(floats, -(2.0**63)))
+                bad = _first_true(big.fill_null(False))
+                if bad is not None:
+                    fail(bad, f"{floats[bad].as_py()!r} does not fit in a 64-bit integer")
             arr = floats
-        arr = arr.cast(target)
+        elif feature.dtype is ValueType.INT and arr.type == pa.uint64():
+            bad = _first_true(pc.greater(arr, pa.scalar(INT64_MAX, arr.type)).fill_null(False))
+            if bad is not None:
+                fail(bad, f"{arr[bad].as_py()!r} does not fit in a 64-bit integer")
+        arr = arr.cast(target, safe=feature.dtype is not ValueType.FLOAT)  # a float takes any integer
     if not feature.nullable:
         bad = _first_true(arr.is_null())
         if bad is not None:
@@ -340,8 +411,9 @@ def coerce_values(
     """
     now_us = to_micros(now or datetime.now(UTC))
     if isinstance(batch, pd.DataFrame):
-        batch = pa.Table.from_pandas(batch, preserve_index=False)
+        batch = table_of(batch)
     if isinstance(batch, pa.Table):
+        batch = table_of(batch)
         names = set(batch.column_names)
         id_col = _pick(names, [entity_column, "entity_id"], "entity id")
         val_col = _pick(names, [value_column, "value", feature.name], "value")
@@ -356,6 +428,65 @@ def coerce_values(
     if not isinstance(batch, Iterable) or isinstance(batch, (str, bytes)):
         raise ValidationError("a batch is a DataFrame, an Arrow table, or a list of values")
     return _coerce_rows(feature, list(batch), now_us)
+
+
+def table_of(data: pd.DataFrame | pa.Table) -> pa.Table:
+    """A DataFrame as an Arrow table, with typed errors: duplicated column names, and object
+    columns that mix kinds (strings and numbers, booleans and numbers) or hold integers
+    beyond 64 bits name the column and the first offending row."""
+    names = [str(c) for c in data.columns] if isinstance(data, pd.DataFrame) else data.column_names
+    dup = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if dup is not None:
+        raise ValidationError(f"column {dup!r} appears more than once")
+    if isinstance(data, pa.Table):
+        return data
+    try:
+        table = pa.Table.from_pandas(data, preserve_index=False)
+    except _ARROW_ERRORS as exc:
+        for name, column in data.items():
+            try:
+                pa.array(column, from_pandas=True)
+            except _ARROW_ERRORS:
+                raise _column_error(str(name), column.tolist()) from None
+        raise ValidationError(f"the DataFrame cannot be read: {exc}") from None
+    for i, (name, column) in enumerate(data.items()):
+        # Arrow reads [1.0, True] in an object column as [1.0, 1.0]: find the boolean.
+        kind = table.schema.field(i).type
+        if column.dtype == object and (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+            kinds = set(map(type, column.tolist()))
+            if bool in kinds or np.bool_ in kinds:
+                raise _column_error(str(name), column.tolist())
+    return table
+
+
+def _kind(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return "boolean"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return type(value).__name__
+
+
+def _column_error(name: str, values: list[Any]) -> ValidationError:
+    """Why a column would not convert, naming its first offending row (the slow path)."""
+    kinds = [_kind(v) for v in values]
+    for i, v in enumerate(values):
+        if isinstance(v, int) and not isinstance(v, bool) and not INT64_MIN <= v <= INT64_MAX:
+            return InvalidValueError(
+                f"row {i}: column {name!r}: {v!r} does not fit in a 64-bit integer", row=i
+            )
+    if "boolean" in kinds and "number" in kinds:
+        i = kinds.index("boolean")
+        return TypeMismatchError(f"row {i}: column {name!r}: {values[i]!r} is a boolean, not a number", row=i)
+    first = next((k for k in kinds if k is not None), None)
+    i = next((i for i, k in enumerate(kinds) if k is not None and k != first), 0)
+    return TypeMismatchError(
+        f"row {i}: column {name!r} mixes {first} and {kinds[i]} values ({values[i]!r})", row=i
+    )
 
 
 def _pick(names: set[str], candidates: list[str | None], what: str) -> str:

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from fstore.backends.storage_errors import storage_error
 from fstore.errors import AuthenticationError, FStoreError, TooManyRequestsError
 
 PROBLEM_JSON = "application/problem+json"
@@ -56,10 +57,12 @@ async def request_validation_error(request: Request, exc: Exception) -> JSONResp
     errors = _errors(exc.errors())
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(p) for p in first["loc"])
+    given = exc.errors()[0].get("input") if errors else None
+    got = f" (got {given!r})" if isinstance(given, (str, int, float)) and len(repr(given)) <= 80 else ""
     return problem(
         422,
         "Invalid request",
-        f"{where}: {first['msg']}",
+        f"{where}: {first['msg']}{got}",
         "urn:fstore:error:RequestValidationError",
         errors=errors,
     )
@@ -98,8 +101,18 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, title, str(exc.detail), headers=headers or None)
 
 
+async def storage_failure(request: Request, exc: Exception) -> JSONResponse:
+    """A full or read-only disk met outside the stores' calls (which already raise typed
+    errors) is still its typed answer (507/503); anything else stays a 500."""
+    typed = storage_error(exc, "server")
+    if typed is None:
+        raise exc
+    return await fstore_error(request, typed)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(FStoreError, fstore_error)
     app.add_exception_handler(RequestValidationError, request_validation_error)
     app.add_exception_handler(pydantic.ValidationError, model_validation_error)
+    app.add_exception_handler(OSError, storage_failure)

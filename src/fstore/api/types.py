@@ -15,6 +15,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     StrictBool,
+    StrictFloat,
     StrictInt,
     StrictStr,
     StringConstraints,
@@ -45,7 +46,27 @@ TimestampText = Annotated[
     WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2025-01-01T00:00:00Z"]}),
 ]
 Flag = StrictBool
-EntityId = StrictStr | StrictInt  # an id of the entity's value type; never a boolean
+# An entity id: a non-empty string without NUL (PostgreSQL text cannot hold one), or an
+# integer (stored as its decimal text); never a boolean.
+EntityIdText = Annotated[StrictStr, StringConstraints(min_length=1, pattern=r"^[^\x00]+$")]
+EntityId = EntityIdText | StrictInt
+# A name (entity, feature, group, join key): the rule of ``fstore.models.check_name``.
+NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+Name = Annotated[str, StringConstraints(pattern=NAME), Field(examples=["customer"])]
+Semver = Annotated[str, StringConstraints(pattern=SEMVER), Field(examples=["1.0.0"])]
+# A raw feature value: a number, a string or null; which one a feature takes (and whether
+# null) is the feature's definition, checked by the store (422 naming the row).
+Value = Annotated[
+    StrictInt | StrictFloat | StrictStr | None,
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "number"}, {"type": "string", "pattern": "^[^\\x00]*$"}, {"type": "null"}],
+            "description": "A number (an int feature's integers fit in 64 bits), a string without NUL "
+            "(categorical features), or null (features that allow nulls).",
+            "examples": [42],
+        }
+    ),
+]
 
 
 class SemverConvertor(Convertor[str]):

@@ -14,6 +14,7 @@ to a worker thread would.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fstore.backends import url_path
-from fstore.errors import StoreUnavailableError
+from fstore.errors import StorageFullError, StoreUnavailableError
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -41,6 +42,8 @@ def connect(path: Path, store: str) -> sqlite3.Connection:
     try:
         if str(path) != ":memory:":
             path.parent.mkdir(parents=True, exist_ok=True)
+            if path.exists() and not os.access(path.parent, os.W_OK):
+                return _connect_read_only(path)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         # busy_timeout first: switching to WAL needs a lock another process may hold.
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -50,7 +53,32 @@ def connect(path: Path, store: str) -> sqlite3.Connection:
     except (sqlite3.Error, OSError) as exc:
         if conn is not None:
             conn.close()
+        if _disk_full(path):  # SQLite only says "disk I/O error" when it cannot make its WAL files
+            raise StorageFullError(
+                f"cannot open the {store} store at {path}: the disk is full", store=store
+            ) from exc
         raise StoreUnavailableError(f"cannot open the {store} store at {path}: {exc}", store=store) from exc
+
+
+def _disk_full(path: Path) -> bool:
+    try:
+        stat = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return stat.f_bavail * stat.f_frsize < 64 * 1024
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """A store on a read-only mount: reads work, writes fail as read-only. A WAL database
+    needs its ``-shm`` file, which cannot be created there; ``immutable`` reads without it
+    (nothing can change the file on a read-only mount)."""
+    uri = path.resolve().as_uri()
+    try:
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA user_version").fetchone()
+    except sqlite3.Error:
+        conn = sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None, check_same_thread=False)
+    return conn
 
 
 def migrate(
@@ -62,6 +90,8 @@ def migrate(
     one write transaction, so two processes opening a new file at once do not race.
     """
     target = len(migrations)
+    if conn.execute("PRAGMA user_version").fetchone()[0] == target:
+        return  # up to date: no write (a read-only store opens too)
     with write_transaction(conn, store):
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > target:

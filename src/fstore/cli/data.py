@@ -19,7 +19,8 @@ import typer
 
 from fstore.cli.options import JsonOpt
 from fstore.cli.output import console, emit, kv_table, message, progress_enabled, table
-from fstore.cli.runner import run
+from fstore.cli.runner import guard, run
+from fstore.errors import ValidationError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -58,6 +59,8 @@ def csv_header(path: Path) -> list[str]:
 def read_table(path: Path, string_columns: set[str] | None = None) -> pa.Table:
     """A CSV or Parquet file as an Arrow table. CSV columns in ``string_columns`` (``None``:
     all of them) are read as strings with empty cells as nulls; the rest are inferred."""
+    import csv
+
     import pyarrow as pa
 
     from fstore.errors import ValidationError
@@ -72,9 +75,17 @@ def read_table(path: Path, string_columns: set[str] | None = None) -> pa.Table:
             return pq.read_table(path)
         import pyarrow.csv as pacsv
 
-        header = csv_header(path)
+        try:
+            header = csv_header(path)
+        except UnicodeDecodeError as exc:
+            raise ValidationError(f"{path}: not UTF-8 text (save it as UTF-8: {exc.reason})") from None
+        except csv.Error as exc:
+            raise ValidationError(f"{path}: not a CSV file ({exc})") from None
         if not header:
             raise ValidationError(f"{path}: the file is empty (no header row)")
+        dup = next((n for i, n in enumerate(header) if n in header[:i]), None)
+        if dup is not None:
+            raise ValidationError(f"{path}: column {dup!r} appears more than once in the header")
         names = set(header) if string_columns is None else set(header) & string_columns
         convert = pacsv.ConvertOptions(
             column_types={n: pa.string() for n in names},
@@ -83,6 +94,8 @@ def read_table(path: Path, string_columns: set[str] | None = None) -> pa.Table:
         )
         return pacsv.read_csv(path, convert_options=convert)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        if "UTF8" in str(exc):
+            raise ValidationError(f"{path}: not UTF-8 text ({exc})") from None
         raise ValidationError(f"{path}: cannot read the file: {exc}") from None
 
 
@@ -197,7 +210,10 @@ def ingest(
 ) -> None:
     """Validate a wide file whole, then store it (nothing is stored if any row is bad)."""
     kind = file_format(file)
-    data = read_table(file)
+    with guard():
+        data = read_table(file)
+        if data.num_rows == 0:
+            raise ValidationError(f"{file}: no rows to ingest (the file holds only a header)")
 
     async def go(store: FeatureStore) -> IngestResult:
         try:

@@ -92,6 +92,11 @@ def classify(exc: BaseException) -> tuple[int, str] | None:
         loc = ".".join(str(p) for p in first.get("loc", ()))
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         return 2, _one_line(f"{loc}: {msg}{more}" if loc else f"{msg}{more}")
+    from fstore.backends.storage_errors import storage_error
+
+    typed = storage_error(exc, "local")  # a full or read-only disk outside the stores' calls
+    if typed is not None:
+        return typed.exit_code, _one_line(typed.message)
     if isinstance(exc, FileNotFoundError):
         return 2, _one_line(f"{exc.filename or exc}: no such file")
     if isinstance(exc, IsADirectoryError):

@@ -127,6 +127,7 @@ _BY_STATUS: dict[int, type[FStoreError]] = {
     502: errors.StoreUnavailableError,
     503: errors.StoreUnavailableError,
     504: errors.StoreUnavailableError,
+    507: errors.StorageFullError,
 }
 _RESERVED = {"type", "title", "status", "detail"}
 

@@ -19,6 +19,7 @@ from fstore.models import (
     FeatureType,
     FeatureVersion,
     TransformerSpec,
+    parse,
     utcnow,
 )
 from fstore.registry.records import (
@@ -79,7 +80,7 @@ class FeatureOps:
         """The specification's ``registry.register_feature(feature, transformer)``: create the
         feature (version 1.0.0), or register a new version with this definition and transformer."""
         spec, state = transformer_parts(transformer)
-        feature = Feature.model_validate(feature)
+        feature = parse(Feature, feature)
         try:
             await self.get_feature(feature.name)
         except NotFoundError:
@@ -165,7 +166,7 @@ class FeatureOps:
             if frozen in fields and fields[frozen] != getattr(old, frozen):
                 raise ValidationError(f"feature field {frozen!r} cannot be changed")
             fields.pop(frozen, None)
-        new = Feature.model_validate({**old.model_dump(), **fields, "updated_at": utcnow()})
+        new = parse(Feature, {**old.model_dump(), **fields, "updated_at": utcnow()})
         if new.entity != old.entity:
             await self.get_entity(new.entity)
         spec = current.transformer if transformer == "keep" else transformer
@@ -216,6 +217,8 @@ class FeatureOps:
                 dependents=dependents,
             )
         ops: list[Write] = [Delete(Kind.FEATURES, name, must_exist=True)]
+        for dependent in dependents:
+            ops += await self._unlink_ops(dependent, name, actor or self.actor)
         for doc in await self.metadata.list(Kind.VERSIONS, ref=name):
             ops.append(Delete(Kind.VERSIONS, f"{name}@{doc['version']}"))
         for doc in await self.metadata.list(Kind.TRANSFORMERS, ref=name):
@@ -232,6 +235,33 @@ class FeatureOps:
         )
         await self._write(ops)
         return feature
+
+    async def _unlink_ops(self, name: str, deleted: str, actor: str) -> list[Write]:
+        """Writes that drop ``deleted`` from the dependencies of ``name``: a new (minor) version
+        saying why, and its history record. Done in the same write as the delete, so no
+        feature is ever left naming a dependency that is gone (or that a later feature of the
+        same name would silently stand in for)."""
+        old = await self.get_feature(name)
+        current = await self.get_version(name)
+        ver = next_version(await self._latest_version(name), BumpKind.MINOR)
+        new = old.model_copy(
+            update={
+                "dependencies": [d for d in old.dependencies if d != deleted],
+                "current_version": ver,
+                "updated_at": utcnow(),
+            }
+        )
+        reason = f"dependency {deleted!r} was deleted"
+        fv = self._version(
+            new, ver, current.transformer, current.transformer_state, BumpKind.MINOR, reason, actor
+        )
+        ops: list[Write] = [Put(Kind.FEATURES, name, new.model_dump(mode="json"))]
+        ops += self._version_ops(fv)
+        before, after = old.model_dump(mode="json"), new.model_dump(mode="json")
+        ops.append(
+            change(ChangeAction.UPDATE, "feature", name, actor, before=before, after=after, version=ver)
+        )
+        return ops
 
     # -- versions ---------------------------------------------------------------------------
 
@@ -326,6 +356,13 @@ class FeatureOps:
         )
         if restored.dependencies != old.dependencies:
             await self._check_dependencies(name, restored.dependencies)
+            for dep in set(restored.dependencies) - set(old.dependencies):
+                if (await self.get_feature(dep)).created_at > target.created_at:
+                    raise DependencyError(
+                        f"version {target.version} of {name!r} depended on an earlier feature {dep!r}, "
+                        f"deleted since; the {dep!r} of today is another feature",
+                        dependency=dep,
+                    )
         ops: list[Write] = [Put(Kind.FEATURES, name, restored.model_dump(mode="json"))]
         ops += await self._group_move_ops(name, old.group, restored.group)
         ops.append(

@@ -16,6 +16,7 @@ from fstore.models import (
     Entity,
     Feature,
     FeatureGroup,
+    parse,
     utcnow,
 )
 from fstore.registry.records import (
@@ -103,7 +104,7 @@ class GroupOps:
         old = await self.get_group(name)
         if "features" in changes or "name" in changes:
             raise ValidationError("use add/remove to change a group's features; a group cannot be renamed")
-        new = FeatureGroup.model_validate({**old.model_dump(), **changes, "updated_at": utcnow()})
+        new = parse(FeatureGroup, {**old.model_dump(), **changes, "updated_at": utcnow()})
         if new.entity is not None and new.entity != old.entity:
             await self.get_entity(new.entity)
         await self._write(

@@ -8,9 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fstore.backends.metadata.base import Kind, Put
-from fstore.errors import (
-    ValidationError,
-)
+from fstore.errors import DefinitionError
 from fstore.models import (
     CATEGORICAL_TRANSFORMERS,
     NUMERICAL_TRANSFORMERS,
@@ -64,7 +62,7 @@ def check_transformer_fits(feature: Feature, spec: TransformerSpec | None) -> No
         return
     allowed = NUMERICAL_TRANSFORMERS if feature.type is FeatureType.NUMERICAL else CATEGORICAL_TRANSFORMERS
     if spec.kind not in allowed:
-        raise ValidationError(
+        raise DefinitionError(
             f"transformer {spec.kind.value!r} does not apply to {feature.type.value} feature {feature.name!r}"
         )
 

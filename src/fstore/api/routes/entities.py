@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from fstore.api.deps import Store
+from fstore.api.types import Name
 from fstore.enums import ValueType
 from fstore.models import Entity
 
@@ -18,9 +21,9 @@ class EntityIn(BaseModel):
         json_schema_extra={"examples": [{"name": "customer", "join_key": "customer_id", "tags": ["core"]}]},
     )
 
-    name: str
-    join_key: str = ""
-    value_type: ValueType = ValueType.STRING
+    name: Name
+    join_key: Name | Literal[""] = ""
+    value_type: Literal[ValueType.STRING, ValueType.INT] = ValueType.STRING
     description: str = ""
     tags: list[str] = Field(default_factory=list)
 

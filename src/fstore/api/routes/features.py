@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from fstore.api.deps import Store
-from fstore.api.types import Flag
+from fstore.api.types import Flag, Name, Semver
 from fstore.enums import FeatureType, TransformerKind, ValueType
 from fstore.models import Feature, FeatureVersion
 
@@ -38,25 +38,27 @@ class FeatureIn(BaseModel):
         },
     )
 
-    name: str
-    entity: str
+    name: Name
+    entity: Name
     type: FeatureType = FeatureType.NUMERICAL
     dtype: ValueType | None = None
     description: str = ""
-    group: str | None = None
+    group: Name | None = None
     tags: list[str] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
     owner: str = ""
     nullable: Flag = False
     ttl_seconds: int | None = Field(default=None, gt=0)
-    dependencies: list[str] = Field(default_factory=list)
+    dependencies: list[Name] = Field(default_factory=list)
     transformer: TransformerIn | None = None
-    version: str | None = None
+    version: Semver | None = None
     reason: str = ""
 
 
 class FeatureUpdate(BaseModel):
-    """Fields to change; ``transformer`` absent keeps the current one, ``null`` removes it."""
+    """Fields to change. An absent field keeps its value; ``null`` keeps it too, except for
+    ``group`` and ``ttl_seconds`` (removed), ``dtype`` (the type's default) and
+    ``transformer`` (removed)."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -64,19 +66,22 @@ class FeatureUpdate(BaseModel):
     )
 
     description: str | None = None
-    entity: str | None = None
+    entity: Name | None = None
     type: FeatureType | None = None
     dtype: ValueType | None = None
-    group: str | None = None
+    group: Name | None = None
     tags: list[str] | None = None
     metadata: dict[str, Any] | None = None
     owner: str | None = None
     nullable: Flag | None = None
     ttl_seconds: int | None = Field(default=None, gt=0)
-    dependencies: list[str] | None = None
+    dependencies: list[Name] | None = None
     transformer: TransformerIn | None = None
-    version: str | None = None
+    version: Semver | None = None
     reason: str = ""
+
+
+_NULL_MEANS_REMOVE = {"group", "ttl_seconds", "dtype"}
 
 
 class FeaturePage(BaseModel):
@@ -121,6 +126,7 @@ async def get_feature(name: str, store: Store) -> Feature:
 )
 async def update_feature(name: str, body: FeatureUpdate, store: Store) -> FeatureVersion:
     changes = body.model_dump(exclude_unset=True, exclude={"transformer", "version", "reason"})
+    changes = {k: v for k, v in changes.items() if v is not None or k in _NULL_MEANS_REMOVE}
     transformer: Any = "keep"
     if "transformer" in body.model_fields_set:
         transformer = body.transformer.model_dump() if body.transformer else None

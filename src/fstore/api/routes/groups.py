@@ -8,6 +8,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from fstore.api.deps import Store
+from fstore.api.types import Name
 from fstore.models import FeatureGroup
 
 router = APIRouter(prefix="/api/v1/groups", tags=["groups"])
@@ -19,10 +20,10 @@ class GroupIn(BaseModel):
         json_schema_extra={"examples": [{"name": "demographics", "entity": "customer", "features": ["age"]}]},
     )
 
-    name: str
+    name: Name
     description: str = ""
-    entity: str | None = None
-    features: list[str] = Field(default_factory=list)
+    entity: Name | None = None
+    features: list[Name] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
     owner: str = ""
@@ -34,7 +35,7 @@ class GroupUpdate(BaseModel):
     )
 
     description: str | None = None
-    entity: str | None = None
+    entity: Name | None = None
     tags: list[str] | None = None
     metadata: dict[str, Any] | None = None
     owner: str | None = None
@@ -57,7 +58,10 @@ async def get_group(name: str, store: Store) -> FeatureGroup:
 
 @router.patch("/{name}", response_model=FeatureGroup)
 async def update_group(name: str, body: GroupUpdate, store: Store) -> FeatureGroup:
-    return await store.update_group(name, body.model_dump(exclude_unset=True))
+    changes = body.model_dump(exclude_unset=True)  # null keeps a field, except entity (removed)
+    return await store.update_group(
+        name, {k: v for k, v in changes.items() if v is not None or k == "entity"}
+    )
 
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fstore.api.deps import Store
 from fstore.api.tables import FILE_RESPONSES, OutputFormat, file_response, json_response
-from fstore.api.types import Flag
+from fstore.api.types import Flag, Name, Semver
 from fstore.errors import ValidationError
 from fstore.store import FeatureStore
 from fstore.training import to_arrow
@@ -42,7 +42,7 @@ class TrainingSetIn(BaseModel):
     )
 
     entity_rows: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_ROWS)
-    features: list[str] = Field(min_length=1)
+    features: list[Name] = Field(min_length=1)
     timestamp_column: str = "event_timestamp"
     transformed: Flag = True
     format: OutputFormat = OutputFormat.JSON
@@ -52,7 +52,7 @@ class TransformIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"values": [1.0, 2.5]}]})
 
     values: list[Any] = Field(min_length=1, max_length=MAX_ROWS)
-    version: str | None = None
+    version: Semver | None = None
 
 
 @router.post("/training-sets", summary="A point-in-time-correct training set", responses=FILE_RESPONSES)

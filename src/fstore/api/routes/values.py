@@ -7,13 +7,13 @@ from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
 from fstore.api.deps import Store
 from fstore.api.tables import FILE_RESPONSES, OutputFormat, file_response, json_response
-from fstore.api.types import EntityId, Timestamp, TimestampText
+from fstore.api.types import EntityId, EntityIdText, Timestamp, TimestampText, Value
 from fstore.errors import NotFoundError
 from fstore.models import FeatureValue
 from fstore.write_result import StoreResult
@@ -30,7 +30,7 @@ class ValueIn(BaseModel):
     )
 
     entity_id: EntityId
-    value: Any = None
+    value: Value = None
     event_timestamp: TimestampText | None = None
 
 
@@ -129,7 +129,7 @@ router.add_api_route(
 async def history(
     name: str,
     store: Store,
-    entity_id: str | None = None,
+    entity_id: EntityIdText | None = None,
     start: Timestamp | None = None,
     end: Timestamp | None = None,
     limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
@@ -151,7 +151,7 @@ async def history(
 
 
 @router.get("/{entity_id}", response_model=FeatureValue)
-async def latest(name: str, entity_id: str, store: Store) -> FeatureValue:
+async def latest(name: str, entity_id: Annotated[EntityIdText, Path()], store: Store) -> FeatureValue:
     """The latest value, transformed by the current version. 404 when the entity has none; a
     value older than the feature's ``ttl_seconds`` comes back with ``status: "expired"`` and
     null values, one whose transformer is not fitted with ``status: "not_fitted"``."""
