@@ -126,7 +126,7 @@ async def main(home: str) -> None:
     async def killed(*args: object) -> None:  # dies after its offline commit, before writing online
         os._exit(9)
 
-    store.guard.publish = killed
+    store.online.write = killed
     await store.store_feature_value("amount", "c1", 2.0, "2025-01-01T02:00:00+00:00")
 
 
