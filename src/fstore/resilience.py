@@ -11,11 +11,12 @@ What the online copy may lack is kept durably in the offline store's repair ledg
 it: at open, at the first contact after its circuit closes, and otherwise at most every
 ``cooldown`` seconds on the read and write paths (a clock comparison, then one small ledger
 query). A write call records its features before its offline write and removes that entry
-once its online write succeeded; if the online write failed, the features' standing entries
-take over. An entry of a call left behind (its writer died between the two writes) is
-repaired once it is older than ``pending_grace`` seconds. A repair re-materialises each
-feature from its oldest time (online writes are last-write-wins by event time, so anything
-newer online survives) and removes exactly the entries it read.
+once its online write succeeded (in batches: at most every ``cooldown`` seconds); if the
+online write failed, the features' standing entries take over. An entry of a call left
+behind (its writer died between the two writes) is repaired once it is older than
+``pending_grace`` seconds. A repair re-materialises each feature from its oldest time (online
+writes are last-write-wins by event time, so anything newer online survives) and removes
+exactly the entries it read.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ Repair = Callable[[dict[str, int]], Awaitable[Mapping[str, Sequence[OnlineWrite]
 # How long a write call's own ledger entry is left to its writer before anyone repairs it: far
 # longer than one call's offline-to-online gap, so only a dead writer's entry reaches it.
 PENDING_GRACE_SECONDS = 60.0
+# Finished calls' entries are removed together, at most every ``cooldown`` seconds or once
+# this many wait: a single write then costs one ledger round trip, not two.
+DONE_BATCH = 256
 
 
 @dataclass
@@ -93,8 +97,14 @@ class OnlineGuard:
         self.pending_grace = PENDING_GRACE_SECONDS
         self._open_until = 0.0
         self._next_check = 0.0  # monotonic time of the next look at the ledger
+        self._done: list[RepairEntry] = []  # entries of finished calls, still in the ledger
+        self._next_flush = 0.0
         self._repairing = False
         self._opened = False
+
+    async def close(self) -> None:
+        """Remove the finished calls' entries (before the offline store closes)."""
+        await self._flush_done()
 
     async def open(self) -> None:
         """Connect the online store and repair what the ledger holds; if it is unreachable,
@@ -137,6 +147,7 @@ class OnlineGuard:
             return
         self._repairing = True
         try:
+            await self._flush_done()
             try:
                 due = self._due(await self.ledger.online_repairs())
                 if not due:
@@ -178,21 +189,34 @@ class OnlineGuard:
     ) -> bool:
         """After a call's offline commit: write its values online and settle its ledger entries
         (``begin``). Never raises: the call is durable already. Features whose online write
-        failed get standing entries before the call's own entries go."""
+        failed get standing entries; then the call's own entries are done (removed in a batch
+        soon: until then they only look like a live writer's)."""
         failed: dict[str, int] = {}
         for entity, writes in online.items():
             if not await self._write(entity, writes):
                 oldest_times(writes, failed)
         if failed:
             self.metrics.online_write_failures += 1
-        try:
-            if failed and self.ledger is not None:
-                await self.ledger.add_online_repairs(failed)
-            if pending and self.ledger is not None:
-                await self.ledger.remove_online_repairs(pending)
-        except Exception as exc:  # the call's own entries stay: repaired after pending_grace
-            log.warning("cannot settle the online repair ledger: %s", exc)
+            if self.ledger is not None:
+                try:
+                    await self.ledger.add_online_repairs(failed)
+                except Exception as exc:  # the call's own entries stay: repaired after pending_grace
+                    log.warning("cannot record the online repair: %s", exc)
+                    return False
+        self._done.extend(pending)
+        if len(self._done) >= DONE_BATCH or time.monotonic() >= self._next_flush:
+            await self._flush_done()
         return not failed
+
+    async def _flush_done(self) -> None:
+        self._next_flush = time.monotonic() + self.cooldown
+        if not self._done or self.ledger is None:
+            return
+        done, self._done = self._done, []
+        try:
+            await self.ledger.remove_online_repairs(done)
+        except Exception as exc:  # left in the ledger: repaired (needlessly) after pending_grace
+            log.warning("cannot clear the online repair ledger: %s", exc)
 
     # -- online calls ---------------------------------------------------------------------------
 

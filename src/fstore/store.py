@@ -106,6 +106,7 @@ class FeatureStore(RegistryMethods):
     async def close(self) -> None:
         if self._opened:
             self._opened = False
+            await self.guard.close()
             for store in (self.online, self.offline, self.metadata):
                 await store.close()
 
