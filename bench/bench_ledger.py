@@ -1,11 +1,13 @@
 """What the durable online-repair ledger costs the write path; prints a table.
 
-Single-value writes (``store_feature_value``, p50 of many) and one batch ingest of 6 features,
-on the embedded offline store and on PostgreSQL (a database of its own, dropped at the end);
-the online store is the embedded one.
+Single-value writes (``store_feature_value``, p50) and one batch ingest of 6 features, with
+the ledger on and off (``guard.ledger = None``: the write path as it was without it), on the
+embedded offline store and on PostgreSQL (a database of its own per run, dropped after); the
+online store is the embedded one. Runs alternate on/off, each in a fresh store; the table shows
+medians over the runs.
 
     .venv/bin/python bench/bench_ledger.py
-    .venv/bin/python bench/bench_ledger.py --server postgresql://user:pw@host:5432
+    .venv/bin/python bench/bench_ledger.py --server postgresql://user:pw@host:5432 --runs 5
 """
 
 from __future__ import annotations
@@ -34,9 +36,13 @@ def admin(server: str, sql: str) -> None:
         conn.execute(sql)  # type: ignore[arg-type]
 
 
-async def measure(home: Path, offline_url: str | None, singles: int, entities: int) -> dict[str, float]:
+async def measure(
+    home: Path, offline_url: str | None, ledger: bool, singles: int, entities: int
+) -> list[float]:
     overrides = {"offline_url": offline_url} if offline_url else {}
     async with FeatureStore(home=home, **overrides) as fs:
+        if not ledger:
+            fs.guard.ledger = None
         await fs.create_entity(Entity(name="customer", join_key="customer_id"))
         for feature, _spec in FEATURES:
             await fs.create_feature(feature)
@@ -46,22 +52,22 @@ async def measure(home: Path, offline_url: str | None, singles: int, entities: i
             started = time.perf_counter()
             await fs.store_feature_value(NAMES[0], f"c{i % 100}", float(i), t0 + timedelta(seconds=i))
             times.append(time.perf_counter() - started)
-        ledger = []
-        for i in range(singles):
-            started = time.perf_counter()
-            pending = await fs.offline.add_online_repairs({"f_amount": i}, call=f"call{i}")
-            await fs.offline.remove_online_repairs(pending)
-            ledger.append(time.perf_counter() - started)
         data = history(entities, 20, 60)
         started = time.perf_counter()
         await fs.ingest(data)
         seconds = time.perf_counter() - started
-    return {
-        "single p50 ms": statistics.median(times) * 1e3,
-        "single mean ms": statistics.fmean(times) * 1e3,
-        "ledger record+remove p50 ms": statistics.median(ledger) * 1e3,
-        "ingest values/s": len(data) * len(NAMES) / seconds,
-    }
+    return [statistics.median(times) * 1e3, len(data) * len(NAMES) / seconds]
+
+
+async def run(server: str, backend: str, ledger: bool, tmp: Path, singles: int, entities: int) -> list[float]:
+    name = f"fstore_bench_{secrets.token_hex(4)}"
+    if backend == "embedded":
+        return await measure(tmp / name, None, ledger, singles, entities)
+    admin(server, f'CREATE DATABASE "{name}"')
+    try:
+        return await measure(tmp / name, f"{server}/{name}", ledger, singles, entities)
+    finally:
+        admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def main() -> None:
@@ -69,23 +75,23 @@ async def main() -> None:
     parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432")
     parser.add_argument("--singles", type=int, default=400)
     parser.add_argument("--entities", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    rows: dict[str, dict[str, float]] = {}
+    print("| offline | ledger | single write p50 | batch ingest |")
+    print("|---|---|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
-        rows["embedded"] = await measure(Path(tmp) / "e", None, args.singles, args.entities)
-        name = f"fstore_bench_{secrets.token_hex(4)}"
-        admin(args.server, f'CREATE DATABASE "{name}"')
-        try:
-            rows["postgresql"] = await measure(
-                Path(tmp) / "p", f"{args.server}/{name}", args.singles, args.entities
-            )
-        finally:
-            admin(args.server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    keys = list(next(iter(rows.values())))
-    print(f"| offline | {' | '.join(keys)} |")
-    print(f"|---|{'---:|' * len(keys)}")
-    for backend, values in rows.items():
-        print(f"| {backend} | {' | '.join(f'{values[k]:,.3f}' for k in keys)} |")
+        for backend in ("embedded", "postgresql"):
+            results: dict[bool, list[list[float]]] = {False: [], True: []}
+            for i in range(args.runs):
+                for ledger in (False, True) if i % 2 == 0 else (True, False):
+                    got = await run(args.server, backend, ledger, Path(tmp), args.singles, args.entities)
+                    results[ledger].append(got)
+            for ledger in (False, True):
+                single = statistics.median(r[0] for r in results[ledger])
+                ingest = statistics.median(r[1] for r in results[ledger])
+                print(
+                    f"| {backend} | {'on' if ledger else 'off'} | {single:.3f} ms | {ingest:,.0f} values/s |"
+                )
 
 
 if __name__ == "__main__":
