@@ -35,9 +35,13 @@ from fstore.instrumentation import OperationStats
 
 log = logging.getLogger(__name__)
 
-# The online writes that bring the given features (id -> oldest event time, µs) up to date
-# from the offline store, per entity.
-Repair = Callable[[dict[str, int]], Awaitable[Mapping[str, Sequence[OnlineWrite]]]]
+# The online writes that bring the given features (id -> oldest event time, µs; None: all of
+# it) up to date from the offline store, per entity.
+Repair = Callable[[dict[str, int | None]], Awaitable[Mapping[str, Sequence[OnlineWrite]]]]
+# ``call`` of an entry recording that a feature was deleted while the online store could not
+# delete its values: "deleted:<entity>"; a repair deletes them (and re-materialises a feature
+# created again under the same id).
+DELETED = "deleted:"
 # How long a write call's own ledger entry is left to its writer before anyone repairs it: far
 # longer than one call's offline-to-online gap, so only a dead writer's entry reaches it.
 PENDING_GRACE_SECONDS = 60.0
@@ -134,9 +138,10 @@ class OnlineGuard:
     # -- the repair ledger ----------------------------------------------------------------------
 
     def _due(self, entries: list[RepairEntry]) -> list[RepairEntry]:
-        """Standing entries, and calls' entries whose writer had ``pending_grace`` to finish."""
+        """Standing entries and deletions, and calls' entries whose writer had
+        ``pending_grace`` to finish."""
         cutoff = time.time_ns() // 1000 - int(self.pending_grace * 1_000_000)
-        return [e for e in entries if not e.call or e.created_us <= cutoff]
+        return [e for e in entries if not e.call or e.call.startswith(DELETED) or e.created_us <= cutoff]
 
     async def _check_repairs(self) -> None:
         """Repair the online copy of every feature the ledger says is due. Raises only
@@ -152,14 +157,23 @@ class OnlineGuard:
                 due = self._due(await self.ledger.online_repairs())
                 if not due:
                     return
-                oldest: dict[str, int] = {}
+                oldest: dict[str, int | None] = {}
+                deleted: list[tuple[str, str]] = []
                 for e in due:
-                    oldest[e.feature_id] = min(oldest.get(e.feature_id, e.oldest_us), e.oldest_us)
+                    if e.call.startswith(DELETED):
+                        deleted.append((e.call.removeprefix(DELETED), e.feature_id))
+                        oldest[e.feature_id] = None
+                    elif e.feature_id not in oldest:
+                        oldest[e.feature_id] = e.oldest_us
+                    elif (known := oldest[e.feature_id]) is not None:
+                        oldest[e.feature_id] = min(known, e.oldest_us)
                 writes = await self.repair(oldest)
             except Exception as exc:  # the offline store or the registry: next time
                 log.warning("cannot prepare the online repair: %s", exc)
                 return
             try:
+                for entity, feature_id in deleted:
+                    await self.online.delete_feature(entity, feature_id)
                 for entity, entity_writes in writes.items():
                     await self.online.write(entity, entity_writes)
             except StoreUnavailableError:
@@ -236,6 +250,26 @@ class OnlineGuard:
             self._failed(exc, "metadata cache")
         except Exception:
             log.exception("cannot cache the metadata of %s online", feature_id)
+
+    async def delete_feature(self, entity: str, feature_id: str) -> None:
+        """Delete a feature's online values. Never raises: the feature is gone from the
+        registry and the offline store already; if the online store cannot do it now, the
+        ledger records it for a repair."""
+        try:
+            if not self.available:
+                raise StoreUnavailableError("the circuit is open", store="online")
+            await self._ensure_open()
+            await self.online.delete_feature(entity, feature_id)
+            return
+        except StoreUnavailableError as exc:
+            self._failed(exc, "delete")
+        except Exception:
+            log.exception("cannot delete the online values of %s", feature_id)
+        if self.ledger is not None:
+            try:
+                await self.ledger.add_online_repairs({feature_id: 0}, call=DELETED + entity)
+            except Exception as exc:
+                log.warning("cannot record the online deletion of %s: %s", feature_id, exc)
 
     async def read(
         self, entity: str, entity_ids: Sequence[str], feature_ids: Sequence[str]

@@ -406,7 +406,7 @@ class FeatureStore(RegistryMethods):
                 online.setdefault(r.entity.name, []).append(write)
         return online, {r.name: table.num_rows for r, table in zip(resolved, tables, strict=True)}
 
-    async def _repair_online(self, oldest: dict[str, int]) -> dict[str, list[OnlineWrite]]:
+    async def _repair_online(self, oldest: dict[str, int | None]) -> dict[str, list[OnlineWrite]]:
         """The online writes that re-materialise features from their oldest event time that
         the online copy may lack (last write wins keeps anything newer online). Features
         deleted since need nothing."""
@@ -415,7 +415,8 @@ class FeatureStore(RegistryMethods):
         if not ids:
             return {}
         resolved = await self.catalog.resolve([names[fid] for fid in ids])
-        starts = [EPOCH + timedelta(microseconds=oldest[fid]) for fid in ids]  # exact, unlike floats
+        # exact (float seconds could round past the oldest value); None: from the beginning
+        starts = [None if (us := oldest[fid]) is None else EPOCH + timedelta(microseconds=us) for fid in ids]
         return (await self._latest_writes(resolved, starts, None))[0]
 
     async def statistics(

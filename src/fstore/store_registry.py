@@ -24,6 +24,7 @@ class RegistryMethods:
     catalog: Catalog
     offline: Any
     online: Any
+    guard: Any
 
     async def _ready(self) -> None: ...
 
@@ -126,7 +127,7 @@ class RegistryMethods:
         await self._ready()
         feature = await self.registry.delete_feature(name, force=force)
         await self.offline.delete_feature(feature.id)
-        await self.online.delete_feature(feature.entity, feature.id)
+        await self.guard.delete_feature(feature.entity, feature.id)  # never fails the call
         self.catalog.invalidate()
 
     # -- groups -------------------------------------------------------------------------------

@@ -133,3 +133,25 @@ async def test_api_writes_during_an_outage_and_a_hung_repair_answer_2xx(tmp_path
                 assert await store.offline.online_repairs() == []
         finally:
             await store.close()
+
+
+async def test_a_feature_deleted_during_an_outage_leaves_no_online_values(tmp_path: Path) -> None:
+    with throwaway_redis() as server:
+        store = await make_store(tmp_path, server.url)
+        try:
+            await store.store_feature_value("amount", "c1", 9.0, at(5))
+            assert server.proc is not None
+            os.kill(server.proc.pid, signal.SIGSTOP)  # hung: keeps the deleted feature's values
+            try:
+                await store.delete_feature("amount")  # gone from registry and history: success
+                await store.create_feature(Feature(name="amount", entity="customer"))  # same name again
+                await store.store_feature_value("amount", "c1", 1.0, at(1))  # older than the deleted value
+            finally:
+                os.kill(server.proc.pid, signal.SIGCONT)
+            await asyncio.sleep(0.4)
+            # last write wins by event time would keep 9.0: the repair deletes it first
+            assert (await store.get_feature_vector(["amount"], ["c1"])).values["amount"] == [1.0]
+            assert (await store.online.read("customer", ["c1"], ["amount"]))[0][0][1] == 1.0
+            assert await store.offline.online_repairs() == []
+        finally:
+            await store.close()
