@@ -72,7 +72,8 @@ class RepairEntry:
     with event times at or after ``oldest_us`` (µs since the epoch).
 
     ``call`` is ``""`` for the feature's standing entry (an online write failed; entries merge,
-    the older time kept) or the id of one write call in progress (recorded before its offline
+    the older time kept), ``"deleted:<entity>"`` when the feature was deleted but its online
+    values could not be, or the id of one write call in progress (recorded before its offline
     write, removed once its online write succeeded: one left behind means its writer died).
     ``stamp`` changes whenever the entry does, so a removal takes out exactly what its caller
     saw; ``created_us`` is when the entry was first recorded (µs, the store's clock).
