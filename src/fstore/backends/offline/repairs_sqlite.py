@@ -74,19 +74,8 @@ class SqliteRepairLedger:
         entries = [RepairEntry(f, int(ts), call, stamp, now) for f, ts in oldest.items()]
         if entries:
             rows = [(e.feature_id, e.call, e.oldest_us, e.stamp, e.created_us) for e in entries]
-            conn = self._connection()
-            with self._lock:
-                # a call's entries precede its (fsynced) Parquet segments: they must survive a
-                # power cut as those do, so this commit syncs; the others need not (WAL commits
-                # survive in order, and a process crash loses none)
-                if call:
-                    conn.execute("PRAGMA synchronous = FULL")
-                try:
-                    with write_transaction(conn, STORE):
-                        conn.executemany(_UPSERT, rows)
-                finally:
-                    if call:
-                        conn.execute("PRAGMA synchronous = NORMAL")
+            with write_transaction(self._connection(), STORE, self._lock) as conn:
+                conn.executemany(_UPSERT, rows)
         return entries
 
     def entries(self) -> list[RepairEntry]:
