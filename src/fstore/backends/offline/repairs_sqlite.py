@@ -1,8 +1,14 @@
 """The embedded offline store's online repair ledger: a SQLite file beside the Parquet dataset.
 
 Entries are tiny and change one at a time, from any number of processes (SQLite's WAL takes
-that; the Parquet dataset suits large sorted appends). ``SqliteRepairs`` is mixed into the
-embedded offline store to give it the ledger methods of the ``OfflineStore`` protocol.
+that; the Parquet dataset suits large sorted appends). Commits are not fsynced
+(``synchronous=NORMAL``, as in the other embedded SQLite stores): they survive a killed
+process, and a power cut can lose only the latest ones, in order. Syncing a call's entry
+before its Parquet segments would close that window at ~0.6 ms per write call (measured:
+single-value writes 1.6 ms without the ledger, 1.8 ms with it, 2.4 ms with it synced).
+
+``SqliteRepairs`` is mixed into the embedded offline store to give it the ledger methods of
+the ``OfflineStore`` protocol.
 """
 
 from __future__ import annotations
