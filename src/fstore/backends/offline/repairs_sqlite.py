@@ -85,6 +85,8 @@ class SqliteRepairLedger:
         return entries
 
     def entries(self) -> list[RepairEntry]:
+        if self._conn is None and not self.path.exists():
+            return []  # nothing was ever recorded; a read-only store stays untouched
         conn = self._connection()
         try:
             with self._lock:
