@@ -15,13 +15,18 @@ import os
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from fstore import FeatureStore
 from fstore.backends import create_online_store
 from fstore.models import Entity, Feature
+from server_postgres import drop_schema
 from server_redis import throwaway_redis
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -119,8 +124,8 @@ import asyncio, os, sys
 from fstore import FeatureStore
 
 
-async def main(home: str) -> None:
-    store = FeatureStore(home=home)
+async def main(home: str, offline_url: str = "") -> None:
+    store = FeatureStore(home=home, **({"offline_url": offline_url} if offline_url else {}))
     await store.open()
 
     async def killed(*args: object) -> None:  # dies after its offline commit, before writing online
@@ -130,15 +135,30 @@ async def main(home: str) -> None:
     await store.store_feature_value("amount", "c1", 2.0, "2025-01-01T02:00:00+00:00")
 
 
-asyncio.run(main(sys.argv[1]))
+asyncio.run(main(*sys.argv[1:]))
 """
 
 
-async def test_a_writer_killed_between_offline_and_online_leaves_no_stale_value(tmp_path: Path) -> None:
+@pytest.fixture(params=["embedded", "postgres"])
+def offline_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The offline store of the test: "" (embedded) or a fresh schema in PostgreSQL."""
+    if request.param == "embedded":
+        yield ""
+        return
+    url = request.getfixturevalue("postgres_url")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    yield f"{url}?schema={schema}"
+    drop_schema(url, schema)
+
+
+async def test_a_writer_killed_between_offline_and_online_leaves_no_stale_value(
+    tmp_path: Path, offline_url: str
+) -> None:
     home = tmp_path / "home"
     # embedded online store; no retry delay: finished calls leave the ledger at once, and every
     # read looks at it
-    async with FeatureStore(home=home, online_retry_seconds=0) as store:
+    options = {"offline_url": offline_url} if offline_url else {}
+    async with FeatureStore(home=home, online_retry_seconds=0, **options) as store:
         store.guard.pending_grace = 1.5
         await store.create_entity(Entity(name="customer", join_key="customer_id"))
         await store.create_feature(Feature(name="amount", entity="customer"))
@@ -146,7 +166,7 @@ async def test_a_writer_killed_between_offline_and_online_leaves_no_stale_value(
         assert await store.offline.online_repairs() == []  # a finished call leaves nothing
         script = tmp_path / "writer.py"
         script.write_text(KILLED_WRITER)
-        proc = run(sys.executable, str(script), str(home))
+        proc = run(sys.executable, str(script), str(home), offline_url)
         assert proc.returncode == 9, proc.stderr
         killed_at = time.monotonic()
         assert (await store.get_feature_history("amount", "c1")).column("value").to_pylist() == [1.0, 2.0]
