@@ -187,3 +187,17 @@ async def test_a_writer_killed_between_offline_and_online_leaves_no_stale_value(
             await asyncio.sleep(0.05)
         assert (await store.get_feature_value("amount", "c1")).value == 2.0  # type: ignore[union-attr]
         assert await store.offline.online_repairs() == []
+
+
+async def test_serving_looks_at_the_ledger_at_most_every_retry_interval(tmp_path: Path) -> None:
+    async with FeatureStore(home=tmp_path / "home", online_retry_seconds=30) as store:
+        await store.create_entity(Entity(name="customer", join_key="customer_id"))
+        await store.create_feature(Feature(name="amount", entity="customer"))
+        await store.store_feature_value("amount", "c1", 1.0, at(1))
+        ops = store.metrics.operations
+        looked = ops.histogram("offline", "online_repairs").count
+        for _ in range(2000):
+            await store.get_feature_vector(["amount"], ["c1"])
+            await store.get_feature_value("amount", "c1")
+        assert ops.histogram("offline", "online_repairs").count == looked  # none within 30 s
+        assert ops.histogram("offline", "add_online_repairs").count == 1  # the one write call
