@@ -1,29 +1,53 @@
 """Keeping serving correct when the online store is down.
 
-The offline store is the source of truth. ``OnlineGuard`` stands between the service and the
-online store: when the online store fails (``StoreUnavailableError``), reads fall back to the
-offline store and writes land offline only; a circuit breaker then skips the online store for
-``cooldown`` seconds instead of paying a connection timeout per request. Features written
-while the online store was unreachable are remembered (with the oldest event time written);
-on the first successful contact afterwards they are re-materialised from the offline store, so
-no stale value is served once the online store is back.
+The offline store is the source of truth and a write's acknowledgement point: once it holds a
+call's values the call succeeds, whatever happens online. ``OnlineGuard`` stands between the
+service and the online store: when the online store fails (``StoreUnavailableError``), reads
+fall back to the offline store and writes land offline only; a circuit breaker then skips the
+online store for ``cooldown`` seconds instead of paying a connection timeout per request.
+
+What the online copy may lack is kept durably in the offline store's repair ledger (see
+``RepairEntry``), not in process memory, so any process that reaches the online store repairs
+it: at open, at the first contact after its circuit closes, and otherwise at most every
+``cooldown`` seconds on the read and write paths (a clock comparison, then one small ledger
+query). A write call records its features before its offline write and removes that entry
+once its online write succeeded (in batches: at most every ``cooldown`` seconds); if the
+online write failed, the features' standing entries take over. An entry of a call left
+behind (its writer died between the two writes) is repaired once it is older than
+``pending_grace`` seconds. A repair re-materialises each feature from its oldest time (online
+writes are last-write-wins by event time, so anything newer online survives) and removes
+exactly the entries it read.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fstore.backends.offline.base import OfflineStore, RepairEntry
 from fstore.backends.online.base import OnlineRecord, OnlineStore, OnlineWrite
 from fstore.errors import StoreUnavailableError
 from fstore.instrumentation import OperationStats
 
 log = logging.getLogger(__name__)
 
-Repair = Callable[[dict[str, int]], Awaitable[None]]
+# The online writes that bring the given features (id -> oldest event time, µs; None: all of
+# it) up to date from the offline store, per entity.
+Repair = Callable[[dict[str, int | None]], Awaitable[Mapping[str, Sequence[OnlineWrite]]]]
+# ``call`` of an entry recording that a feature was deleted while the online store could not
+# delete its values: "deleted:<entity>"; a repair deletes them (and re-materialises a feature
+# created again under the same id).
+DELETED = "deleted:"
+# How long a write call's own ledger entry is left to its writer before anyone repairs it: far
+# longer than one call's offline-to-online gap, so only a dead writer's entry reaches it.
+PENDING_GRACE_SECONDS = 60.0
+# Finished calls' entries are removed together, at most every ``cooldown`` seconds or once
+# this many wait: a single write then costs one ledger round trip, not two.
+DONE_BATCH = 256
 
 
 @dataclass
@@ -51,22 +75,48 @@ class Metrics:
         }
 
 
+def oldest_times(writes: Sequence[OnlineWrite], into: dict[str, int] | None = None) -> dict[str, int]:
+    """Feature id -> the oldest event time (µs) among ``writes``, merged into ``into``."""
+    out = {} if into is None else into
+    for w in writes:
+        if len(w.event_ts):
+            oldest = int(min(w.event_ts))
+            out[w.feature_id] = min(out.get(w.feature_id, oldest), oldest)
+    return out
+
+
 class OnlineGuard:
-    def __init__(self, online: OnlineStore, metrics: Metrics, cooldown: float = 5.0) -> None:
+    def __init__(
+        self,
+        online: OnlineStore,
+        metrics: Metrics,
+        cooldown: float = 5.0,
+        ledger: OfflineStore | None = None,
+    ) -> None:
         self.online = online
         self.metrics = metrics
         self.cooldown = cooldown
+        self.ledger = ledger
         self.repair: Repair | None = None
-        self.dirty: dict[str, int] = {}  # feature id -> oldest event time (µs) written offline only
+        self.pending_grace = PENDING_GRACE_SECONDS
         self._open_until = 0.0
+        self._next_check = 0.0  # monotonic time of the next look at the ledger
+        self._done: list[RepairEntry] = []  # entries of finished calls, still in the ledger
+        self._next_flush = 0.0
         self._repairing = False
         self._opened = False
 
+    async def close(self) -> None:
+        """Remove the finished calls' entries (before the offline store closes)."""
+        await self._flush_done()
+
     async def open(self) -> None:
-        """Connect the online store; if it is unreachable, start with the circuit open."""
+        """Connect the online store and repair what the ledger holds; if it is unreachable,
+        start with the circuit open."""
         try:
             await self.online.open()
             self._opened = True
+            await self._check_repairs()
         except StoreUnavailableError as exc:
             self._failed(exc, "open")
 
@@ -83,30 +133,112 @@ class OnlineGuard:
         if self.available:
             log.warning("online store unavailable (%s): %s; serving from the offline store", what, exc)
         self._open_until = time.monotonic() + self.cooldown
+        self._next_check = self._open_until  # the first contact after the circuit closes repairs
 
-    async def _repair_if_needed(self) -> None:
-        if not self.dirty or self._repairing or self.repair is None:
+    # -- the repair ledger ----------------------------------------------------------------------
+
+    def _due(self, entries: list[RepairEntry]) -> list[RepairEntry]:
+        """Standing entries and deletions, and calls' entries whose writer had
+        ``pending_grace`` to finish."""
+        cutoff = time.time_ns() // 1000 - int(self.pending_grace * 1_000_000)
+        return [e for e in entries if not e.call or e.call.startswith(DELETED) or e.created_us <= cutoff]
+
+    async def _check_repairs(self) -> None:
+        """Repair the online copy of every feature the ledger says is due. Raises only
+        ``StoreUnavailableError`` of the online store; anything else is logged and left for
+        the next check (the caller's own call must not fail for it)."""
+        self._next_check = time.monotonic() + self.cooldown
+        if self._repairing or self.repair is None or self.ledger is None:
             return
         self._repairing = True
-        pending = dict(self.dirty)
         try:
-            await self.repair(pending)
-        except StoreUnavailableError as exc:
-            self._failed(exc, "repair")
-            raise
+            await self._flush_done()
+            try:
+                due = self._due(await self.ledger.online_repairs())
+                if not due:
+                    return
+                oldest: dict[str, int | None] = {}
+                deleted: list[tuple[str, str]] = []
+                for e in due:
+                    if e.call.startswith(DELETED):
+                        deleted.append((e.call.removeprefix(DELETED), e.feature_id))
+                        oldest[e.feature_id] = None
+                    elif e.feature_id not in oldest:
+                        oldest[e.feature_id] = e.oldest_us
+                    elif (known := oldest[e.feature_id]) is not None:
+                        oldest[e.feature_id] = min(known, e.oldest_us)
+                writes = await self.repair(oldest)
+            except Exception as exc:  # the offline store or the registry: next time
+                log.warning("cannot prepare the online repair: %s", exc)
+                return
+            try:
+                for entity, feature_id in deleted:
+                    await self.online.delete_feature(entity, feature_id)
+                for entity, entity_writes in writes.items():
+                    await self.online.write(entity, entity_writes)
+            except StoreUnavailableError:
+                raise
+            except Exception:
+                log.exception("the online repair failed; it stays in the ledger")
+                return
+            try:
+                await self.ledger.remove_online_repairs(due)
+            except Exception as exc:  # repaired; the entries are repaired again later, harmlessly
+                log.warning("cannot clear the online repair ledger: %s", exc)
+            self.metrics.online_repairs += 1
+            log.info("online store repaired: re-materialised %s", ", ".join(sorted(oldest)))
         finally:
             self._repairing = False
-        for feature_id, ts in pending.items():
-            if self.dirty.get(feature_id) == ts:
-                del self.dirty[feature_id]
-        self.metrics.online_repairs += 1
-        log.info("online store repaired: re-materialised %s", ", ".join(sorted(pending)))
+
+    async def begin(self, oldest: Mapping[str, int]) -> list[RepairEntry]:
+        """Before a call's offline write: record its features (id -> oldest event time) in
+        the ledger, so a writer killed after its offline commit leaves them for repair.
+        Raises when the offline store cannot take it (the call then stores nothing)."""
+        if self.ledger is None or not oldest:
+            return []
+        return await self.ledger.add_online_repairs(oldest, call=secrets.token_hex(8))
+
+    async def publish(
+        self, online: Mapping[str, Sequence[OnlineWrite]], pending: Sequence[RepairEntry]
+    ) -> bool:
+        """After a call's offline commit: write its values online and settle its ledger entries
+        (``begin``). Never raises: the call is durable already. Features whose online write
+        failed get standing entries; then the call's own entries are done (removed in a batch
+        soon: until then they only look like a live writer's)."""
+        failed: dict[str, int] = {}
+        for entity, writes in online.items():
+            if not await self._write(entity, writes):
+                oldest_times(writes, failed)
+        if failed:
+            self.metrics.online_write_failures += 1
+            if self.ledger is not None:
+                try:
+                    await self.ledger.add_online_repairs(failed)
+                except Exception as exc:  # the call's own entries stay: repaired after pending_grace
+                    log.warning("cannot record the online repair: %s", exc)
+                    return False
+        self._done.extend(pending)
+        if len(self._done) >= DONE_BATCH or time.monotonic() >= self._next_flush:
+            await self._flush_done()
+        return not failed
+
+    async def _flush_done(self) -> None:
+        self._next_flush = time.monotonic() + self.cooldown
+        if not self._done or self.ledger is None:
+            return
+        done, self._done = self._done, []
+        try:
+            await self.ledger.remove_online_repairs(done)
+        except Exception as exc:  # left in the ledger: repaired (needlessly) after pending_grace
+            log.warning("cannot clear the online repair ledger: %s", exc)
+
+    # -- online calls ---------------------------------------------------------------------------
 
     async def cache(
         self, feature_id: str, meta: dict[str, Any], version: str, transformer: dict[str, Any] | None
     ) -> None:
         """Best effort: refresh the online store's copy of a feature's metadata and current
-        transformer. Serving does not depend on it, so an outage only logs."""
+        transformer. Serving does not depend on it, so a failure only logs."""
         if not self.available:
             return
         try:
@@ -116,43 +248,76 @@ class OnlineGuard:
                 await self.online.put_transformer(feature_id, version, transformer)
         except StoreUnavailableError as exc:
             self._failed(exc, "metadata cache")
+        except Exception:
+            log.exception("cannot cache the metadata of %s online", feature_id)
+
+    async def delete_feature(self, entity: str, feature_id: str) -> None:
+        """Delete a feature's online values. Never raises: the feature is gone from the
+        registry and the offline store already; if the online store cannot do it now, the
+        ledger records it for a repair."""
+        try:
+            if not self.available:
+                raise StoreUnavailableError("the circuit is open", store="online")
+            await self._ensure_open()
+            await self.online.delete_feature(entity, feature_id)
+            return
+        except StoreUnavailableError as exc:
+            self._failed(exc, "delete")
+        except Exception:
+            log.exception("cannot delete the online values of %s", feature_id)
+        if self.ledger is not None:
+            try:
+                await self.ledger.add_online_repairs({feature_id: 0}, call=DELETED + entity)
+            except Exception as exc:
+                log.warning("cannot record the online deletion of %s: %s", feature_id, exc)
 
     async def read(
         self, entity: str, entity_ids: Sequence[str], feature_ids: Sequence[str]
     ) -> list[list[OnlineRecord | None]] | None:
         """The online records, or None when the online store cannot be used now."""
-        if not self.available:
+        now = time.monotonic()
+        if now < self._open_until:
             self.metrics.online_read_fallbacks += 1
             return None
         try:
-            await self._ensure_open()
-            if self.dirty:
-                await self._repair_if_needed()
+            if not self._opened:
+                await self._ensure_open()
+            if now >= self._next_check:
+                await self._check_repairs()
             return await self.online.read(entity, entity_ids, feature_ids)
         except StoreUnavailableError as exc:
             self._failed(exc, "read")
             self.metrics.online_read_fallbacks += 1
             return None
 
-    async def write(self, entity: str, writes: Sequence[OnlineWrite], *, remember: bool = True) -> bool:
-        """Write online; on failure remember the features for repair (``remember``) and
-        return False. Repopulating reads pass ``remember=False``: nothing is lost there."""
-        if self.available and not self._repairing:
-            try:
+    async def _write(self, entity: str, writes: Sequence[OnlineWrite]) -> bool:
+        """Write online; False (never an exception) when that failed or was skipped."""
+        now = time.monotonic()
+        if now < self._open_until:
+            return False
+        try:
+            if not self._opened:
                 await self._ensure_open()
-                if self.dirty:
-                    await self._repair_if_needed()
-                await self.online.write(entity, writes)
-                return True
-            except StoreUnavailableError as exc:
-                self._failed(exc, "write")
-        elif self._repairing:
-            await self.online.write(entity, writes)  # the repair's own writes: errors propagate
+            if now >= self._next_check:
+                await self._check_repairs()
+            await self.online.write(entity, writes)
+            return True
+        except StoreUnavailableError as exc:
+            self._failed(exc, "write")
+        except Exception:
+            log.exception("the online write failed")
+        return False
+
+    async def write(self, entity: str, writes: Sequence[OnlineWrite], *, remember: bool = True) -> bool:
+        """Write online; False when that failed. ``remember`` records the features in the
+        ledger then; repopulating reads pass False: nothing is lost there."""
+        if await self._write(entity, writes):
             return True
         if remember:
             self.metrics.online_write_failures += 1
-            for w in writes:
-                if len(w.event_ts):
-                    oldest = min(w.event_ts)
-                    self.dirty[w.feature_id] = min(self.dirty.get(w.feature_id, oldest), oldest)
+            if self.ledger is not None:
+                try:
+                    await self.ledger.add_online_repairs(oldest_times(writes))
+                except Exception as exc:
+                    log.warning("cannot record the online repair: %s", exc)
         return False

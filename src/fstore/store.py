@@ -14,11 +14,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fstore.backends import create_metadata_store, create_offline_store, create_online_store, mask_url
 from fstore.backends.offline.base import WriteCount
@@ -59,6 +60,18 @@ from fstore.values import (
 from fstore.write_result import IngestResult, StoreResult
 
 log = logging.getLogger(__name__)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def oldest_event_times(batches: Sequence[tuple[ResolvedFeature, Values]]) -> dict[str, int]:
+    """Feature id -> the oldest event time (µs) of its values in ``batches``."""
+    out: dict[str, int] = {}
+    for resolved, values in batches:
+        if len(values):
+            oldest = pc.min(values.event_ts.cast(pa.int64())).as_py()
+            fid = resolved.feature.id
+            out[fid] = min(out.get(fid, oldest), oldest)
+    return out
 
 
 class FeatureStore(RegistryMethods):
@@ -80,7 +93,7 @@ class FeatureStore(RegistryMethods):
         self.offline = timed(create_offline_store(s.resolved_offline_url()), "offline", ops)
         self.registry = Registry(self.metadata, actor=s.actor)
         self.catalog = Catalog(self.registry, self.metadata, s.metadata_cache_seconds)
-        self.guard = OnlineGuard(self.online, self.metrics, cooldown=s.online_retry_seconds)
+        self.guard = OnlineGuard(self.online, self.metrics, s.online_retry_seconds, ledger=self.offline)
         self.guard.repair = self._repair_online
         self._opened = False
         self._open_lock = asyncio.Lock()
@@ -101,6 +114,7 @@ class FeatureStore(RegistryMethods):
     async def close(self) -> None:
         if self._opened:
             self._opened = False
+            await self.guard.close()
             for store in (self.online, self.offline, self.metadata):
                 await store.close()
 
@@ -275,7 +289,11 @@ class FeatureStore(RegistryMethods):
         """Transform every batch first, then write them to the offline history as one atomic
         unit (per identity: unchanged values are not rewritten, see ``OfflineStore.write``),
         then update the online copy with one write per entity (the online store merges all
-        features of an entity in one pass). Returns the offline counts by feature id."""
+        features of an entity in one pass). Returns the offline counts by feature id.
+
+        The offline write is the acknowledgement point: the online write never fails the call.
+        The repair ledger holds the call's features from before its offline write until its
+        online write succeeded (see ``resilience``)."""
         now_us = int(datetime.now(UTC).timestamp() * 1_000_000)
         tables: dict[str, pa.Table] = {}
         online: dict[str, list[OnlineWrite]] = {}
@@ -288,9 +306,11 @@ class FeatureStore(RegistryMethods):
             )
             write = online_write(resolved, values.entity_ids, values.event_ts, values.values, transformed)
             online.setdefault(resolved.entity.name, []).append(write)
-        counts = await self.offline.write(tables) if tables else {}
-        for entity, writes in online.items():
-            await self.guard.write(entity, writes)
+        if not tables:
+            return {}
+        pending = await self.guard.begin(oldest_event_times(batches))
+        counts = await self.offline.write(tables)
+        await self.guard.publish(online, pending)
         self.metrics.ingested_values += sum(len(values) for _, values in batches)
         return counts
 
@@ -412,8 +432,21 @@ class FeatureStore(RegistryMethods):
         lo = to_datetime(start) if start is not None else None
         hi = to_datetime(end) if end is not None else None
         resolved = await self.catalog.resolve(names)
+        online, counts = await self._latest_writes(resolved, [lo] * len(resolved), hi)
+        for entity, writes in online.items():
+            await self.guard.write(entity, writes)
+        return counts
+
+    async def _latest_writes(
+        self, resolved: Sequence[ResolvedFeature], starts: Sequence[datetime | None], end: datetime | None
+    ) -> tuple[dict[str, list[OnlineWrite]], dict[str, int]]:
+        """The online writes of each feature's latest value per entity in [start, end], by
+        entity, and how many values each feature sends."""
         tables = await asyncio.gather(
-            *(self.offline.latest(r.feature.id, start=lo, end=hi) for r in resolved)
+            *(
+                self.offline.latest(r.feature.id, start=lo, end=end)
+                for r, lo in zip(resolved, starts, strict=True)
+            )
         )
         online: dict[str, list[OnlineWrite]] = {}
         for r, table in zip(resolved, tables, strict=True):
@@ -423,17 +456,20 @@ class FeatureStore(RegistryMethods):
                 ts = table.column("event_timestamp").combine_chunks()
                 write = online_write(r, ids, ts, raw, transform_arrow(r, raw), one_per_entity=True)
                 online.setdefault(r.entity.name, []).append(write)
-        for entity, writes in online.items():
-            await self.guard.write(entity, writes)
-        return {r.name: table.num_rows for r, table in zip(resolved, tables, strict=True)}
+        return online, {r.name: table.num_rows for r, table in zip(resolved, tables, strict=True)}
 
-    async def _repair_online(self, dirty: dict[str, int]) -> None:
-        """Re-materialise features written while the online store was unreachable, from the
-        oldest event written then (last write wins keeps anything newer online)."""
+    async def _repair_online(self, oldest: dict[str, int | None]) -> dict[str, list[OnlineWrite]]:
+        """The online writes that re-materialise features from their oldest event time that
+        the online copy may lack (last write wins keeps anything newer online). Features
+        deleted since need nothing."""
         names = {f.id: f.name for f in await self.registry.list_features()}
-        for feature_id, oldest_us in dirty.items():
-            if feature_id in names:
-                await self.materialize(start=from_micros(oldest_us), features=[names[feature_id]])
+        ids = [fid for fid in oldest if fid in names]
+        if not ids:
+            return {}
+        resolved = await self.catalog.resolve([names[fid] for fid in ids])
+        # exact (float seconds could round past the oldest value); None: from the beginning
+        starts = [None if (us := oldest[fid]) is None else EPOCH + timedelta(microseconds=us) for fid in ids]
+        return (await self._latest_writes(resolved, starts, None))[0]
 
     async def statistics(
         self, feature_id: str, *, start: datetime | str | None = None, end: datetime | str | None = None

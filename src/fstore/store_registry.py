@@ -34,6 +34,7 @@ class RegistryMethods:
     catalog: Catalog
     offline: Any
     online: Any
+    guard: Any
 
     async def _ready(self) -> None: ...
 
@@ -138,7 +139,7 @@ class RegistryMethods:
         dependents = await self.registry.dependents(name) if force else []
         feature = await self.registry.delete_feature(name, force=force)
         await self.offline.delete_feature(feature.id)
-        await self.online.delete_feature(feature.entity, feature.id)
+        await self.guard.delete_feature(feature.entity, feature.id)  # never fails the call
         self.catalog.invalidate()
         await self._changed(*[await self.registry.get_feature(d) for d in dependents])
 

@@ -84,3 +84,74 @@ async def test_redis_restarted_empty_serves_from_history(tmp_path: Path) -> None
             assert [row[0][1] for row in online] == [3.0, 5.0]  # repaired / read through
         finally:
             await store.close()
+
+
+async def test_api_writes_during_an_outage_and_a_hung_repair_answer_2xx(tmp_path: Path) -> None:
+    """Durable offline means acknowledged: never a 503 for a write, even one that arrives while
+    another request's repair of the online store hangs on it."""
+    import httpx
+
+    from fstore.api import create_app
+
+    with throwaway_redis() as server:
+        store = await make_store(tmp_path, server.url)
+        app = create_app(store, store.settings.model_copy(update={"dev_mode": True, "auth_disabled": True}))
+        try:
+            async with (
+                app.router.lifespan_context(app),
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
+            ):
+
+                async def put(value: float, hours: int) -> int:
+                    body = {"entity_id": "c1", "value": value, "event_timestamp": at(hours).isoformat()}
+                    return (await client.post("/api/v1/features/amount/values", json=body)).status_code
+
+                async def latest() -> float:
+                    return (await client.get("/api/v1/features/amount/values/c1")).json()["value"]
+
+                assert await put(1.0, 1) == 201
+                assert server.proc is not None
+                os.kill(server.proc.pid, signal.SIGSTOP)  # hung
+                try:
+                    assert await put(2.0, 2) == 201  # the circuit opens; the ledger records it
+                    batch = {
+                        "values": [{"entity_id": "c2", "value": 5.0, "event_timestamp": at(2).isoformat()}]
+                    }
+                    r = await client.post("/api/v1/features/amount/values/batch", json=batch)
+                    assert r.status_code == 201
+                    await asyncio.sleep(0.35)  # the circuit closes: the next read repairs, and hangs
+                    reading = asyncio.create_task(latest())
+                    await asyncio.sleep(0.1)
+                    assert await put(3.0, 3) == 201  # meanwhile a write: still acknowledged
+                    assert await reading in (2.0, 3.0)  # the repair failed: served from the offline store
+                finally:
+                    os.kill(server.proc.pid, signal.SIGCONT)
+                await asyncio.sleep(0.4)
+                assert await latest() == 3.0
+                record = await store.online.read("customer", ["c1", "c2"], ["amount"])
+                assert [row[0][1] for row in record] == [3.0, 5.0], "Redis was repaired"
+                assert await store.offline.online_repairs() == []
+        finally:
+            await store.close()
+
+
+async def test_a_feature_deleted_during_an_outage_leaves_no_online_values(tmp_path: Path) -> None:
+    with throwaway_redis() as server:
+        store = await make_store(tmp_path, server.url)
+        try:
+            await store.store_feature_value("amount", "c1", 9.0, at(5))
+            assert server.proc is not None
+            os.kill(server.proc.pid, signal.SIGSTOP)  # hung: keeps the deleted feature's values
+            try:
+                await store.delete_feature("amount")  # gone from registry and history: success
+                await store.create_feature(Feature(name="amount", entity="customer"))  # same name again
+                await store.store_feature_value("amount", "c1", 1.0, at(1))  # older than the deleted value
+            finally:
+                os.kill(server.proc.pid, signal.SIGCONT)
+            await asyncio.sleep(0.4)
+            # last write wins by event time would keep 9.0: the repair deletes it first
+            assert (await store.get_feature_vector(["amount"], ["c1"])).values["amount"] == [1.0]
+            assert (await store.online.read("customer", ["c1"], ["amount"]))[0][0][1] == 1.0
+            assert await store.offline.online_repairs() == []
+        finally:
+            await store.close()

@@ -81,6 +81,36 @@ def validate_pit(entity_rows: pa.Table, timestamp_column: str, requests: Sequenc
         outputs.add(req.output)
 
 
+@dataclass(frozen=True, slots=True)
+class RepairEntry:
+    """An entry of the online repair ledger: the online copy of ``feature_id`` may lack values
+    with event times at or after ``oldest_us`` (µs since the epoch).
+
+    ``call`` is ``""`` for the feature's standing entry (an online write failed; entries merge,
+    the older time kept), ``"deleted:<entity>"`` when the feature was deleted but its online
+    values could not be, or the id of one write call in progress (recorded before its offline
+    write, removed once its online write succeeded: one left behind means its writer died).
+    ``stamp`` changes whenever the entry does, so a removal takes out exactly what its caller
+    saw; ``created_us`` is when the entry was first recorded (µs, the store's clock).
+    """
+
+    feature_id: str
+    oldest_us: int
+    call: str = ""
+    stamp: int = 0
+    created_us: int = 0
+
+
+def validate_repairs(oldest: Mapping[str, int], call: str) -> None:
+    for feature_id, ts in oldest.items():
+        if not isinstance(feature_id, str) or not feature_id or "\x00" in feature_id:
+            raise ValidationError(f"not a feature id: {feature_id!r}")
+        if not isinstance(ts, int) or isinstance(ts, bool):
+            raise ValidationError(f"the oldest event time of {feature_id!r} must be integer microseconds")
+    if not isinstance(call, str) or "\x00" in call:
+        raise ValidationError(f"not a call id: {call!r}")
+
+
 def validate_audit_records(records: Sequence[dict[str, Any]]) -> None:
     for record in records:
         unknown = set(record) - set(AUDIT_FIELDS)
@@ -165,5 +195,18 @@ class OfflineStore(Protocol):
         self, limit: int = 100, actor: str | None = None, since: datetime | None = None
     ) -> list[dict[str, Any]]:
         """The newest records first, at most ``limit``; by ``actor``; ``at`` at or after ``since``."""
+
+    async def add_online_repairs(self, oldest: Mapping[str, int], call: str = "") -> list[RepairEntry]:
+        """Record durably that the online copy of each feature may lack values from
+        ``oldest[feature_id]`` (event time, µs) on. With ``call=""`` merged into each feature's
+        standing entry (the older time kept, a new stamp); otherwise entries of that write call.
+        Returns the entries as recorded by this call (before any merge)."""
+
+    async def online_repairs(self) -> list[RepairEntry]:
+        """Every entry of the online repair ledger."""
+
+    async def remove_online_repairs(self, entries: Sequence[RepairEntry]) -> None:
+        """Remove these entries, each only if its stamp is unchanged: an entry recorded or
+        merged since it was read survives."""
 
     async def ping(self) -> dict[str, Any]: ...

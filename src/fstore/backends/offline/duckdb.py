@@ -47,6 +47,7 @@ from fstore.backends.offline.base import (
 )
 from fstore.backends.offline.identity import changed, dedupe
 from fstore.backends.offline.pit import PIT_THREADS, point_in_time_join
+from fstore.backends.offline.repairs_sqlite import SqliteRepairs
 from fstore.backends.offline.scan import decode, entity_codes, load
 from fstore.backends.offline.schema import from_micros, normalise
 from fstore.backends.offline.segments import MAX_SEGMENTS, Segment, SegmentCatalog, Staged, retrying
@@ -57,7 +58,7 @@ if TYPE_CHECKING:
     import duckdb
 
 
-class DuckDBOfflineStore:
+class DuckDBOfflineStore(SqliteRepairs):
     """The offline history as a Parquet dataset (see the module docstring)."""
 
     def __init__(self, url: str) -> None:
@@ -81,6 +82,7 @@ class DuckDBOfflineStore:
 
     async def close(self) -> None:
         self._audit.close()
+        self._close_repairs()
         if self._con is not None:
             self._con.close()
             self._con = None

@@ -19,7 +19,10 @@ Layout (``{s}`` is the store's schema):
   has the index ``(entity_id, event_timestamp, ingested_at)``: history reads, latest
   (backward scan) and point-in-time lookups (one backward probe per entity row) use it.
   ``entity_id`` sorts by code point (``COLLATE "C"``) as the embedded store does;
-* ``fstore_audit_log``: the audit / access log of the specification.
+* ``fstore_audit_log``: the audit / access log of the specification;
+* ``fstore_online_repairs``: the online repair ledger (``postgres_repairs``): per feature and
+  write call (``call = ''``: the feature's standing entry), the oldest event time (µs) whose
+  online copy may be missing.
 """
 
 from __future__ import annotations
@@ -78,6 +81,22 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             """,
             "CREATE INDEX fstore_audit_log_at ON {s}.fstore_audit_log (at)",
             "CREATE INDEX fstore_audit_log_actor_at ON {s}.fstore_audit_log (actor, at)",
+        ],
+    ),
+    (
+        4,
+        "online repair ledger",
+        [
+            """
+            CREATE TABLE {s}.fstore_online_repairs (
+                feature_id text NOT NULL,
+                call text NOT NULL,
+                oldest_us bigint NOT NULL,
+                stamp bigint NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (feature_id, call)
+            )
+            """,
         ],
     ),
 ]
