@@ -53,7 +53,6 @@ from fstore.values import (
     entity_key_of,
     entity_keys,
     feature_names,
-    from_micros,
     table_of,
     to_datetime,
 )

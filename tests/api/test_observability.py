@@ -237,7 +237,7 @@ async def test_store_operations_and_ingested_values_in_metrics(obs_client: httpx
     assert _one(text, f"{op}_count", store="online", operation="write") >= 1
     assert _one(text, f"{op}_count", store="metadata", operation="generation") >= 2
     assert _one(text, "fstore_store_operation_errors_total", store="offline", operation="write") == 0
-    for store, operation in (("offline", "append"), ("online", "read")):
+    for store, operation in (("offline", "write"), ("online", "read")):
         count = _one(text, f"{op}_count", store=store, operation=operation)
         total = _one(text, f"{op}_sum", store=store, operation=operation)
         assert 0 < total < count * 5  # seconds, for an embedded store on a tmp dir
