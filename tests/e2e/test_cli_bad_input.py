@@ -55,4 +55,4 @@ def test_random_bytes_in_a_gzip_name(home: Cli, tmp_path: Path) -> None:
     home.sub("ingest", str(path), code=None).error_line()
     good = tmp_path / "good.csv.gz"
     good.write_bytes(gzip.compress(HEADER + ROW))
-    assert "ingested 1 rows" in home.sub("ingest", str(good)).stdout
+    assert "ingested 1 values" in home.sub("ingest", str(good)).stdout

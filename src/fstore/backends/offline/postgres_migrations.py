@@ -84,24 +84,6 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         ],
     ),
     (
-        4,
-        "online repair ledger",
-        [
-            """
-            CREATE TABLE {s}.fstore_online_repairs (
-                feature_id text NOT NULL,
-                call text NOT NULL,
-                oldest_us bigint NOT NULL,
-                stamp bigint NOT NULL,
-                created_at timestamptz NOT NULL DEFAULT now(),
-                PRIMARY KEY (feature_id, call)
-            )
-            """,
-        ],
-    ),
-]
-MIGRATIONS.append(
-    (
         3,
         "value identities",
         [
@@ -118,8 +100,24 @@ MIGRATIONS.append(
                 max_event = (SELECT max(h.event_timestamp) FROM {s}.fstore_history AS h WHERE h.fid = f.fid)
             """,
         ],
-    )
-)
+    ),
+    (
+        4,
+        "online repair ledger",
+        [
+            """
+            CREATE TABLE {s}.fstore_online_repairs (
+                feature_id text NOT NULL,
+                call text NOT NULL,
+                oldest_us bigint NOT NULL,
+                stamp bigint NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (feature_id, call)
+            )
+            """,
+        ],
+    ),
+]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 
