@@ -15,6 +15,7 @@ import logging
 from fastapi import Request
 from fastapi.routing import APIRoute
 
+from fstore.api.audit_trail import record_intent
 from fstore.auth import Directory, Principal, Role, TokenIssuer
 from fstore.auth.directory import API_KEY_PREFIX
 from fstore.auth.throttle import LoginThrottle
@@ -43,6 +44,7 @@ ROLE_OVERRIDES = {
     ("DELETE", "/api/v1/groups/{name}/features/{feature}"): Role.EDITOR,  # membership, not a delete
 }
 ADMIN_PREFIXES = ("/api/v1/users", "/api/v1/api-keys", "/api/v1/audit")
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # never audited
 _METHOD_ROLES = {"GET": Role.VIEWER, "HEAD": Role.VIEWER, "DELETE": Role.ADMIN}
 DEV_PRINCIPAL = Principal("dev", Role.ADMIN, "dev")
 
@@ -178,7 +180,7 @@ async def authorize(request: Request) -> None:
     if required is None:
         return
     state = request.state
-    state.audit = is_write(required)
+    state.audit = is_write(required) and method not in READ_METHODS
     auth: Auth = request.app.state.auth
     principal = await auth.authenticate(request)
     state.principal = principal
@@ -189,3 +191,5 @@ async def authorize(request: Request) -> None:
             required=required.value,
             role=principal.role.value,
         )
+    if state.audit:
+        await record_intent(request, request.app.state.store.offline)
