@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +15,7 @@ from pydantic import SecretStr
 from fstore import FeatureStore
 from fstore.api import create_app
 from fstore.auth import Role, TokenIssuer
+from fstore.errors import AlreadyExistsError
 
 PASSWORD = "correct horse battery"
 
@@ -38,7 +40,8 @@ async def secured_api(store: FeatureStore, **settings: object) -> AsyncIterator[
     directory = app.state.auth.directory
     tokens = {}
     for role in Role:
-        await directory.create_user(role.value, PASSWORD, role)
+        with contextlib.suppress(AlreadyExistsError):  # a second app over the same store
+            await directory.create_user(role.value, PASSWORD, role)
         tokens[role.value] = (await app.state.auth.issue(role.value)).access_token
     async with (
         app.router.lifespan_context(app),
