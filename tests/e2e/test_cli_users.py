@@ -62,6 +62,7 @@ def test_first_admin_users_keys_and_audit(cli: Cli) -> None:
     records = cli.json("audit", "--limit", "5")
     assert [(r["actor"], r["action"], r["outcome"]) for r in records] == [
         ("ana", "POST /api/v1/entities", "ok"),
+        ("ana", "POST /api/v1/entities", "started"),  # the intent, stored before the write
         ("ana", "POST /api/v1/auth/token", "ok"),
     ]
     assert cli.json("audit", "--actor", "nobody") == []
