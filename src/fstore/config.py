@@ -57,8 +57,29 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(
         default=5, ge=1, description="Wrong passwords per user name and address before logins pause."
     )
+    login_address_max_failures: int = Field(
+        default=20, ge=1, description="Wrong passwords per address, across user names, before it pauses."
+    )
+    login_user_max_failures: int = Field(
+        default=50,
+        ge=1,
+        description="Wrong passwords per user name, across addresses, before it pauses (except from "
+        "addresses the user logged in from within the refresh-token lifetime).",
+    )
     login_window_seconds: float = Field(
         default=300.0, gt=0, description="How long a failed login counts against the next ones."
+    )
+    rate_limit_url: str | None = Field(
+        default=None,
+        description="Where the login throttle keeps its counters: memory:// (one process) or "
+        "redis://… (shared by every server process). Default: the online store's URL when it is "
+        "redis://…, else memory.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or CIDR networks of reverse proxies whose X-Forwarded-For is believed "
+        "(none by default: the client address is the peer's); as JSON in the environment: "
+        "FSTORE_TRUSTED_PROXIES='[\"10.0.0.0/8\"]'.",
     )
     cors_origins: list[str] = Field(
         default_factory=list,
@@ -75,6 +96,12 @@ class Settings(BaseSettings):
 
     def resolved_online_url(self) -> str:
         return self.online_url or f"sqlite:///{self.home / 'online.db'}"
+
+    def resolved_rate_limit_url(self) -> str:
+        if self.rate_limit_url:
+            return self.rate_limit_url
+        online = self.online_url or ""
+        return online if online.startswith(("redis://", "rediss://")) else "memory://"
 
     def resolved_offline_url(self) -> str:
         return self.offline_url or f"duckdb:///{self.home / 'offline'}"

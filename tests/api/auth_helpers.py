@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,7 +14,8 @@ from pydantic import SecretStr
 
 from fstore import FeatureStore
 from fstore.api import create_app
-from fstore.auth import Principal, Role, TokenIssuer
+from fstore.auth import Role, TokenIssuer
+from fstore.errors import AlreadyExistsError
 
 PASSWORD = "correct horse battery"
 
@@ -38,8 +40,9 @@ async def secured_api(store: FeatureStore, **settings: object) -> AsyncIterator[
     directory = app.state.auth.directory
     tokens = {}
     for role in Role:
-        await directory.create_user(role.value, PASSWORD, role)
-        tokens[role.value] = app.state.auth.tokens.issue(Principal(role.value, role)).access_token
+        with contextlib.suppress(AlreadyExistsError):  # a second app over the same store
+            await directory.create_user(role.value, PASSWORD, role)
+        tokens[role.value] = (await app.state.auth.issue(role.value)).access_token
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
@@ -49,10 +52,10 @@ async def secured_api(store: FeatureStore, **settings: object) -> AsyncIterator[
 
 def expired_token(secret: str, name: str = "admin") -> str:
     issuer = TokenIssuer(secret, access_seconds=-60, refresh_seconds=60)
-    return issuer.issue(Principal(name, Role.ADMIN)).access_token
+    return issuer.issue(name, Role.ADMIN, 0, "no-session")[0].access_token
 
 
 def forged_token(name: str = "admin") -> str:
     """Well formed and unexpired, but signed with another key."""
     issuer = TokenIssuer(secrets.token_urlsafe(48), access_seconds=600, refresh_seconds=600)
-    return issuer.issue(Principal(name, Role.ADMIN)).access_token
+    return issuer.issue(name, Role.ADMIN, 0, "no-session")[0].access_token

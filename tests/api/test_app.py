@@ -46,6 +46,7 @@ EXPECTED = {
     ("post", "/api/v1/features/{name}/transform"),
     ("post", "/api/v1/auth/token"),
     ("post", "/api/v1/auth/refresh"),
+    ("post", "/api/v1/auth/logout"),
     ("get", "/api/v1/auth/me"),
     ("post", "/api/v1/users"),
     ("get", "/api/v1/users"),

@@ -16,7 +16,7 @@ from api_helpers import assert_problem
 from auth_helpers import PASSWORD, Secured, expired_token, forged_token, secured_api
 
 from fstore import FeatureStore
-from fstore.auth import Principal, Role
+from fstore.auth import Role
 
 T0 = "2025-01-01T00:00:00Z"
 PUBLIC = None
@@ -139,6 +139,7 @@ CALLS = [
     Call("DELETE", "/api/v1/features/{name}", A, "/api/v1/features/amount", ok=204),
     Call("DELETE", "/api/v1/entities/{name}", A, "/api/v1/entities/account", ok=204),
     Call("POST", "/api/v1/auth/refresh", PUBLIC, json={"refresh_token": "{refresh}"}),
+    Call("POST", "/api/v1/auth/logout", PUBLIC, json={"refresh_token": "{logout}"}, ok=204),
 ]
 
 
@@ -197,7 +198,11 @@ async def test_auth_matrix(api: Secured) -> None:
         "unknown API key": {"Authorization": "Bearer fsk_000000000000_nope"},
         "not bearer": {"Authorization": f"Basic {api.tokens['admin']}"},
     }
-    slots = {"refresh": api.app.state.auth.tokens.issue(Principal("viewer", Role.VIEWER)).refresh_token}
+    auth = api.app.state.auth
+    slots = {
+        "refresh": (await auth.issue("viewer")).refresh_token,
+        "logout": (await auth.issue("viewer")).refresh_token,
+    }
     for call in CALLS:
         if call.least is not None:
             for label, headers in bad_credentials.items():

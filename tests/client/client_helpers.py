@@ -4,15 +4,17 @@ running the CLI in this process."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from typer.testing import CliRunner, Result
 
-from fstore import Settings, SyncFeatureStore
-from fstore.auth import Principal, Role, TokenIssuer
+from fstore import FeatureStore, Settings, SyncFeatureStore
+from fstore.auth import Directory, Role, TokenIssuer
 from fstore.cli import app
 
 PASSWORD = "correct horse battery"  # every user's password on the secured server
@@ -45,12 +47,22 @@ class Secured:
     settings: Settings
 
     def token(self, name: str, *, seconds: int = 600) -> str:
-        """An access token for the user ``name`` (their role is looked up on each request)."""
+        """An access token of a new session of the user ``name``, started on the server's
+        metadata store (on a thread of its own: callers may be inside an event loop)."""
+
+        async def start() -> tuple[Any, int, str]:
+            async with FeatureStore(self.settings) as store:
+                return await Directory(store.metadata).start_session(name, 3600)
+
+        with ThreadPoolExecutor(1) as pool:
+            principal, epoch, family = pool.submit(asyncio.run, start()).result()
         issuer = TokenIssuer(self.secret, access_seconds=seconds, refresh_seconds=60)
-        return issuer.issue(Principal(name, Role.VIEWER)).access_token
+        return issuer.issue(name, principal.role, epoch, family)[0].access_token
 
     def expired(self, name: str) -> str:
-        return self.token(name, seconds=-60)
+        """An access token that expired a minute ago (no session needed: expiry is checked first)."""
+        issuer = TokenIssuer(self.secret, access_seconds=-60, refresh_seconds=60)
+        return issuer.issue(name, Role.VIEWER, 0, "expired")[0].access_token
 
 
 _runner = CliRunner()

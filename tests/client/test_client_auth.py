@@ -63,3 +63,28 @@ async def test_async_login_and_refresh(secured: Secured) -> None:
         assert (await aio.whoami())["role"] == "editor"
     with pytest.raises(AuthenticationError):
         await AsyncClient.login(secured.url, "vic", "nope")
+
+
+def test_logout_ends_the_session_for_every_holder(secured: Secured) -> None:
+    with (
+        Client.login(secured.url, "ana", PASSWORD) as ana,
+        Client.login(secured.url, "ana", PASSWORD) as laptop,
+    ):
+        stolen = ana.token
+        ana.logout()
+        assert ana.token is None
+        with Client(secured.url, token=stolen) as thief, pytest.raises(AuthenticationError, match="session"):
+            thief.whoami()
+        assert laptop.whoami()["name"] == "ana"  # another session goes on
+        with pytest.raises(AuthenticationError, match="not logged in"):
+            ana.logout()
+
+
+async def test_async_logout(secured: Secured) -> None:
+    aio = await AsyncClient.login(secured.url, "vic", PASSWORD)
+    async with aio:
+        token = aio.token
+        await aio.logout()
+    async with AsyncClient(secured.url, token=token) as stale:
+        with pytest.raises(AuthenticationError):
+            await stale.whoami()

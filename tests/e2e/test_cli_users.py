@@ -4,6 +4,7 @@ CLI, and what the CLI creates is what the API authenticates against."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 from typing import TYPE_CHECKING
 
 import httpx
@@ -26,7 +27,7 @@ def password(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def use_the_api(cli: Cli, key: str) -> None:
     """What the CLI created authenticates: the key, and ana's password."""
-    settings = Settings(home=cli.home, secret_key=SecretStr("s" * 40))
+    settings = Settings(home=cli.home, secret_key=SecretStr(secrets.token_urlsafe(48)))
     app = create_app(settings=settings)
     async with (
         app.router.lifespan_context(app),
@@ -61,6 +62,7 @@ def test_first_admin_users_keys_and_audit(cli: Cli) -> None:
     records = cli.json("audit", "--limit", "5")
     assert [(r["actor"], r["action"], r["outcome"]) for r in records] == [
         ("ana", "POST /api/v1/entities", "ok"),
+        ("ana", "POST /api/v1/entities", "started"),  # the intent, stored before the write
         ("ana", "POST /api/v1/auth/token", "ok"),
     ]
     assert cli.json("audit", "--actor", "nobody") == []

@@ -2,90 +2,23 @@
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+from e2e_serving import DEV_ENV, _env, serving
 
 from fstore.demo import FEATURES
 from server_redis import free_port
 
 if TYPE_CHECKING:
     from conftest import Cli
-
-# Servers in these tests run in dev mode without auth, so they keep working with auth on.
-DEV_ENV = {"FSTORE_DEV_MODE": "true", "FSTORE_AUTH_DISABLED": "true"}
-
-
-@dataclass
-class Server:
-    base: str
-    proc: subprocess.Popen[str]
-    stderr: str = ""
-    lines: list[dict[str, Any]] = field(default_factory=list)
-
-    def get(self, path: str, **kw: Any) -> httpx.Response:
-        return httpx.get(f"{self.base}{path}", **{"timeout": 5, "verify": False, **kw})
-
-    def post(self, path: str, **kw: Any) -> httpx.Response:
-        return httpx.post(f"{self.base}{path}", **{"timeout": 5, "verify": False, **kw})
-
-
-def _env(home: Path, extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FSTORE_")}
-    return {**env, "FSTORE_HOME": str(home), **extra}
-
-
-@contextmanager
-def serving(
-    home: Path,
-    *args: str,
-    env: dict[str, str] | None = None,
-    tls: bool = False,
-    json_logs: bool = True,
-    wait: float = 60,
-) -> Iterator[Server]:
-    """``fstore serve`` on a free port until the block ends; afterwards ``stderr`` holds the
-    server's log and ``lines`` its lines parsed as JSON (each must be)."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "fstore.cli", "serve", "--port", str(port), *args]
-    proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_env(home, DEV_ENV if env is None else env),
-    )
-    server = Server(f"{'https' if tls else 'http'}://127.0.0.1:{port}", proc)
-    try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                if server.get("/health/live", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None:
-                pytest.fail(f"fstore serve exited with {proc.returncode}: {proc.communicate()[1]}")
-            assert time.monotonic() < deadline, f"fstore serve did not answer within {wait} s"
-            time.sleep(0.1)
-        yield server
-    finally:
-        proc.terminate()
-        server.stderr = proc.communicate(timeout=15)[1]
-    if json_logs:
-        server.lines = [json.loads(line) for line in server.stderr.splitlines()]
 
 
 def test_serve_answers_over_http_and_logs_json(tmp_path: Path) -> None:
@@ -119,7 +52,7 @@ def test_text_logs_when_json_is_off(tmp_path: Path) -> None:
     with serving(tmp_path / "home", env=env, json_logs=False) as server:
         assert server.get("/health/live", headers={"X-Request-ID": "plain-1"}).status_code == 200
     assert "GET /health/live 200" in server.stderr and "request_id=plain-1" in server.stderr
-    assert "Uvicorn running on" in server.stderr
+    assert f"FStore API at {server.base}" in server.stderr
     assert not any(line.startswith("{") for line in server.stderr.splitlines())
 
 
@@ -152,13 +85,102 @@ def test_unsafe_configuration_is_one_error_line_and_exit_6(
     assert proc.stderr.startswith("error: ") and expected in proc.stderr
 
 
-def test_a_public_host_without_auth_is_warned_about(tmp_path: Path) -> None:
-    with serving(tmp_path / "home", "--dev", "--no-auth", "--host", "0.0.0.0") as server:
-        assert server.get("/health/live").status_code == 200
-    (warning,) = [
-        line for line in server.lines if line["level"] == "warning" and line["logger"] == "fstore.serve"
-    ]
-    assert "authentication is disabled" in warning["msg"] and "0.0.0.0" in warning["msg"]
+def start_fails(
+    home: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``fstore serve`` that must not start: one ``error:`` line on stderr, no traceback."""
+    port = next((a for a in args if a.startswith("port=")), None)
+    argv = [a for a in args if a != port]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fstore.cli",
+            "serve",
+            "--port",
+            port[5:] if port else str(free_port()),
+            *argv,
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(home, DEV_ENV if env is None else env),
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode != 0, proc.stderr
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    return proc
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10"])
+def test_no_auth_refuses_a_public_address(tmp_path: Path, host: str) -> None:
+    proc = start_fails(tmp_path / "home", "--dev", "--no-auth", "--host", host)
+    assert proc.returncode == 6 and "loopback" in proc.stderr and host in proc.stderr
+
+
+def test_auth_disabled_by_setting_refuses_a_public_address(tmp_path: Path) -> None:
+    proc = start_fails(tmp_path / "home", "--host", "0.0.0.0")  # DEV_ENV: FSTORE_AUTH_DISABLED=true
+    assert proc.returncode == 6 and "loopback" in proc.stderr
+
+
+def test_a_low_entropy_secret_is_refused(tmp_path: Path) -> None:
+    for weak in ("a" * 48, "password" * 6):
+        proc = start_fails(tmp_path / "home", env={"FSTORE_SECRET_KEY": weak})
+        assert proc.returncode == 6 and "FSTORE_SECRET_KEY" in proc.stderr
+
+
+def test_a_port_in_use_is_one_error_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = start_fails(tmp_path / "home", "--dev", "--no-auth", f"port={port}")
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr and "in use" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"FSTORE_OFFLINE_URL": "postgresql://127.0.0.1:1/nothing"}, ""),  # nothing listens on port 1
+        ({"FSTORE_ONLINE_URL": "memcached://x"}, "memcached"),
+        ({"FSTORE_LOGIN_MAX_FAILURES": "zero"}, "login_max_failures"),
+        ({"FSTORE_TRUSTED_PROXIES": '["not-an-address"]'}, "not-an-address"),
+        ({"FSTORE_RATE_LIMIT_URL": "ftp://x"}, "rate-limit"),
+    ],
+)
+def test_bad_stores_and_settings_are_one_error_line(
+    tmp_path: Path, env: dict[str, str], expected: str
+) -> None:
+    proc = start_fails(tmp_path / "home", "--dev", "--no-auth", env={**DEV_ENV, **env})
+    assert expected in proc.stderr
+
+
+def test_bad_tls_files_are_one_error_line(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    key.write_text("garbage")
+    proc = start_fails(
+        tmp_path / "home", "--dev", "--no-auth", "--ssl-certfile", str(cert), "--ssl-keyfile", str(key)
+    )
+    assert "TLS" in proc.stderr
+
+
+def test_every_response_carries_the_security_headers(tmp_path: Path) -> None:
+    with serving(tmp_path / "home", "--dev", "--no-auth") as server:
+        for r in (
+            server.get("/health/live"),
+            server.get("/api/v1/nothing-here"),
+            server.post("/api/v1/entities", json={"name": "customer"}),
+            server.post("/api/v1/entities", content=b"x" * (64 * 1024 * 1024 + 1)),
+        ):
+            assert r.headers["x-content-type-options"] == "nosniff", r.request.url
+            assert r.headers["x-frame-options"] == "DENY"
+            assert r.headers["referrer-policy"] == "no-referrer"
+            assert "server" not in r.headers and "strict-transport-security" not in r.headers
+            assert "cache-control" not in r.headers
+        me = server.get("/api/v1/auth/me")
+        assert me.headers["cache-control"] == "no-store"
 
 
 def _self_signed(where: Path) -> tuple[Path, Path]:
@@ -189,6 +211,8 @@ def test_serve_over_tls(tmp_path: Path) -> None:
         plain = server.base.replace("https://", "http://")
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"{plain}/health/live", timeout=5)
+        assert trusted.headers["strict-transport-security"].startswith("max-age=")
+        assert "server" not in trusted.headers
     started = [line["msg"] for line in server.lines if line["logger"] == "fstore.serve"]
     assert any(msg.startswith(f"FStore API at {server.base}") for msg in started)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from http import HTTPStatus
 from typing import Any
 
@@ -12,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute
 
 from fstore.backends.storage_errors import storage_error
 from fstore.errors import AuthenticationError, FStoreError, TooManyRequestsError
@@ -78,12 +80,24 @@ async def model_validation_error(request: Request, exc: Exception) -> JSONRespon
     return problem(422, "Invalid input", detail, "urn:fstore:error:ValidationError", errors=errors)
 
 
+def api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
+    """Every API route, also those of included routers (FastAPI >= 0.16x keeps an included
+    router as one entry; its routes carry their full paths, as ours are included without a
+    further prefix)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from api_routes(inner.routes)
+
+
 def allowed_methods(request: Request) -> list[str]:
     """The methods of the most specific routes matching the path: ``/versions/fit`` is the
     fit route (POST), not a version called "fit" (GET)."""
     matches = []
-    for route in request.app.router.routes:
-        if isinstance(route, APIRoute) and route.path_regex.match(request.url.path):
+    for route in api_routes(request.app.router.routes):
+        if route.path_regex.match(request.url.path):
             matches.append((len(route.param_convertors), route.methods or set()))
     if not matches:
         return []

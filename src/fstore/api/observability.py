@@ -86,6 +86,7 @@ class ObservabilityMiddleware:
             state = scope["state"] = {}
         state["request_id"] = request_id
         id_header = (b"x-request-id", request_id.encode("ascii"))
+        extra_headers = _response_headers(scope)
         token = current_request_id.set(request_id)
 
         status = 0
@@ -100,7 +101,7 @@ class ObservabilityMiddleware:
                 return
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), id_header]
+                message["headers"] = [*message.get("headers", ()), id_header, *extra_headers]
             elif not message.get("more_body"):
                 await send(message)
                 finished = time.perf_counter()
@@ -117,7 +118,7 @@ class ObservabilityMiddleware:
                 if received > limit:
                     if status == 0:
                         status = 413
-                        await self._too_large(scope, send, id_header)
+                        await self._too_large(scope, send, (id_header, *extra_headers))
                     refused = True
                     return _DISCONNECT
             return message
@@ -125,7 +126,7 @@ class ObservabilityMiddleware:
         try:
             if length is not None and length > limit:
                 status = 413
-                await self._too_large(scope, send, id_header)
+                await self._too_large(scope, send, (id_header, *extra_headers))
             else:
                 await self.app(scope, receive_limited, send_with_id)
         except Exception:
@@ -139,7 +140,7 @@ class ObservabilityMiddleware:
                     scope["path"],
                     extra={"fields": {"request_id": request_id}},
                 )
-                await self._internal_error(scope, send, id_header, request_id)
+                await self._internal_error(scope, send, (id_header, *extra_headers), request_id)
             else:
                 log.exception(
                     "error after the response started: %s %s",
@@ -159,17 +160,17 @@ class ObservabilityMiddleware:
             if access_log.isEnabledFor(level):
                 self._access(scope, state, request_id, template, status, elapsed, level)
 
-    async def _too_large(self, scope: Scope, send: Send, id_header: tuple[bytes, bytes]) -> None:
+    async def _too_large(self, scope: Scope, send: Send, headers: tuple[tuple[bytes, bytes], ...]) -> None:
         exc = RequestTooLargeError(
             f"the request body is larger than the limit of {self.limit} bytes", limit=self.limit
         )
         response = await fstore_error(Request(scope), exc)
-        response.raw_headers.append(id_header)
+        response.raw_headers.extend(headers)
         await response(scope, _never_called, send)
 
     @staticmethod
     async def _internal_error(
-        scope: Scope, send: Send, id_header: tuple[bytes, bytes], request_id: str
+        scope: Scope, send: Send, headers: tuple[tuple[bytes, bytes], ...], request_id: str
     ) -> None:
         response = problem(
             500,
@@ -178,7 +179,7 @@ class ObservabilityMiddleware:
             "urn:fstore:error:InternalError",
             request_id=request_id,
         )
-        response.raw_headers.append(id_header)
+        response.raw_headers.extend(headers)
         await response(scope, _never_called, send)
 
     @staticmethod
@@ -217,6 +218,27 @@ class ObservabilityMiddleware:
             "client": client[0] if client else None,
         }
         access_log.handle(record)
+
+
+_SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+)
+_HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+_NO_STORE = (b"cache-control", b"no-store")
+_CREDENTIAL_PATHS = ("/api/v1/auth/", "/api/v1/api-keys")  # responses that carry tokens or keys
+
+
+def _response_headers(scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
+    """The security headers of a response: on all, plus HSTS over TLS and ``no-store`` where
+    credentials are handed out."""
+    headers = _SECURITY_HEADERS
+    if scope.get("scheme") == "https":
+        headers = (*headers, _HSTS)
+    if scope["path"].startswith(_CREDENTIAL_PATHS):
+        headers = (*headers, _NO_STORE)
+    return headers
 
 
 async def _never_called() -> Message:  # responses sent by the middleware read no body

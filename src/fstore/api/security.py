@@ -9,15 +9,17 @@ access log, and refuses with 401 / 403. ``fstore.api.openapi`` documents the rol
 from __future__ import annotations
 
 import functools
+import ipaddress
 import logging
 
 from fastapi import Request
 from fastapi.routing import APIRoute
 
+from fstore.api.audit_trail import record_intent
 from fstore.auth import Directory, Principal, Role, TokenIssuer
 from fstore.auth.directory import API_KEY_PREFIX
 from fstore.auth.throttle import LoginThrottle
-from fstore.auth.tokens import check_secret, throwaway_secret
+from fstore.auth.tokens import TokenPair, check_secret, throwaway_secret
 from fstore.config import Settings
 from fstore.errors import AuthenticationError, ConfigurationError, PermissionDeniedError
 
@@ -30,6 +32,7 @@ PUBLIC_ROUTES = {
     ("GET", "/metrics"),
     ("POST", "/api/v1/auth/token"),
     ("POST", "/api/v1/auth/refresh"),
+    ("POST", "/api/v1/auth/logout"),  # the refresh token in the body is the credential
 }
 # Reads that take a body are POSTs; a few writes need more than the method suggests.
 ROLE_OVERRIDES = {
@@ -41,6 +44,7 @@ ROLE_OVERRIDES = {
     ("DELETE", "/api/v1/groups/{name}/features/{feature}"): Role.EDITOR,  # membership, not a delete
 }
 ADMIN_PREFIXES = ("/api/v1/users", "/api/v1/api-keys", "/api/v1/audit")
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # never audited
 _METHOD_ROLES = {"GET": Role.VIEWER, "HEAD": Role.VIEWER, "DELETE": Role.ADMIN}
 DEV_PRINCIPAL = Principal("dev", Role.ADMIN, "dev")
 
@@ -92,7 +96,40 @@ class Auth:
         self.tokens = TokenIssuer(
             secret, settings.access_token_minutes * 60, settings.refresh_token_days * 86400
         )
-        self.logins = LoginThrottle(settings.login_max_failures, settings.login_window_seconds)
+        self.logins = LoginThrottle(
+            settings.login_max_failures,
+            settings.login_window_seconds,
+            address_max_failures=settings.login_address_max_failures,
+            user_max_failures=settings.login_user_max_failures,
+            known_seconds=settings.refresh_token_days * 86400,
+            storage_url=settings.resolved_rate_limit_url(),
+        )
+        self.proxies = trusted_networks(settings.trusted_proxies)
+
+    async def issue(self, name: str) -> TokenPair:
+        """Tokens of a new session of user ``name`` (after a login)."""
+        principal, epoch, family = await self.directory.start_session(name, self.tokens.refresh_seconds)
+        return self.tokens.issue(principal.name, principal.role, epoch, family)[0]
+
+    def client_address(self, request: Request) -> str:
+        """The client's address: the peer's, or, when the peer is a trusted proxy, the nearest
+        address in ``X-Forwarded-For`` that is not a trusted proxy."""
+        peer = request.client.host if request.client else ""
+        if not self.proxies or not _trusted(peer, self.proxies):
+            return peer
+        forwarded = request.headers.get("x-forwarded-for")
+        if not forwarded:
+            return peer
+        address = peer
+        for hop in reversed([h.strip() for h in forwarded.split(",")]):
+            try:
+                ipaddress.ip_address(hop)
+            except ValueError:
+                return address  # garbage: believe nothing further out
+            address = hop
+            if not _trusted(hop, self.proxies):
+                break
+        return address
 
     async def authenticate(self, request: Request) -> Principal:
         if self.disabled:
@@ -106,8 +143,31 @@ class Auth:
             raise AuthenticationError("use 'Authorization: Bearer <token>'", reason="invalid")
         if credential.startswith(API_KEY_PREFIX):
             return await self.directory.key_principal(credential)
-        claims = self.tokens.principal(credential)
-        return await self.directory.user_principal(claims.name)
+        return await self.directory.access_principal(self.tokens.access(credential))
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def trusted_networks(entries: list[str]) -> tuple[Network, ...]:
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError:
+            raise ConfigurationError(
+                f"FSTORE_TRUSTED_PROXIES: {entry!r} is not an IP address or network",
+                setting="trusted_proxies",
+            ) from None
+    return tuple(networks)
+
+
+def _trusted(address: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 async def authorize(request: Request) -> None:
@@ -120,7 +180,7 @@ async def authorize(request: Request) -> None:
     if required is None:
         return
     state = request.state
-    state.audit = is_write(required)
+    state.audit = is_write(required) and method not in READ_METHODS
     auth: Auth = request.app.state.auth
     principal = await auth.authenticate(request)
     state.principal = principal
@@ -131,3 +191,5 @@ async def authorize(request: Request) -> None:
             required=required.value,
             role=principal.role.value,
         )
+    if state.audit:
+        await record_intent(request, request.app.state.store.offline)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,7 +16,10 @@ from fstore.cli.runner import fail, run
 if TYPE_CHECKING:
     import logging
 
+    import uvicorn
+
     from fstore.config import Settings
+    from fstore.store import FeatureStore
 
 UNAVAILABLE_EXIT = 7
 
@@ -111,49 +115,113 @@ def serve(
     import logging
     import logging.config
 
-    import uvicorn
-
-    from fstore.api import create_app
     from fstore.api.observability import logging_config
     from fstore.cli.runner import guard, settings
 
-    base = settings()
-    if no_auth and not (dev or base.dev_mode):
-        raise fail("--no-auth needs --dev: authentication can only be disabled in development mode", 6)
-    if (ssl_certfile is None) != (ssl_keyfile is None):
-        raise fail("give both --ssl-certfile and --ssl-keyfile, or neither", 2)
-    for path in (ssl_certfile, ssl_keyfile):
-        if path is not None and not path.is_file():
-            raise fail(f"{path}: no such file", 2)
-    update: dict[str, Any] = {}
-    if dev:
-        update["dev_mode"] = True
-    if no_auth:
-        update["auth_disabled"] = True
-    config = base.model_copy(update=update)
-
-    log_config = logging_config(config.log_json)
-    logging.config.dictConfig(log_config)
-    log = logging.getLogger("fstore.serve")
-    with guard():
-        app = create_app(settings=config)
-        if demo:
-            _load_demo(config, log)
+    with guard():  # every failure to start is one "error: …" line and a non-zero exit
+        base = settings()
+        if no_auth and not (dev or base.dev_mode):
+            raise fail("--no-auth needs --dev: authentication can only be disabled in development mode", 6)
+        if (no_auth or base.auth_disabled) and not _is_loopback(host):
+            raise fail(
+                f"authentication is disabled, so the API may only listen on a loopback address, not {host} "
+                "(whoever reached it would be admin); use --host 127.0.0.1 or turn authentication on",
+                6,
+            )
+        if (ssl_certfile is None) != (ssl_keyfile is None):
+            raise fail("give both --ssl-certfile and --ssl-keyfile, or neither", 2)
+        for path in (ssl_certfile, ssl_keyfile):
+            if path is not None and not path.is_file():
+                raise fail(f"{path}: no such file", 2)
+        update: dict[str, Any] = {}
+        if dev:
+            update["dev_mode"] = True
+        if no_auth:
+            update["auth_disabled"] = True
+        config = base.model_copy(update=update)
+        log_config = logging_config(config.log_json)
+        logging.config.dictConfig(log_config)
+        log = logging.getLogger("fstore.serve")
+        server, sock = _prepare(config, host, port, log_config, ssl_certfile, ssl_keyfile, demo, log)
     tls = ssl_certfile is not None
     url = f"{'https' if tls else 'http'}://{_url_host(host)}:{port}"
-    if config.auth_disabled and not _is_loopback(host):
-        log.warning("authentication is disabled and the API listens on %s: whoever reaches it is admin", host)
     log.info("FStore API at %s (Swagger UI: %s/docs)", url, url)
-    uvicorn.run(
+    server.run(sockets=[sock])
+    if not server.started:  # the store failed in the lifespan after all (uvicorn logged why)
+        raise fail("the API could not start: see the log above", UNAVAILABLE_EXIT)
+
+
+def _prepare(
+    config: Settings,
+    host: str,
+    port: int,
+    log_config: dict[str, Any],
+    certfile: Path | None,
+    keyfile: Path | None,
+    demo: bool,
+    log: logging.Logger,
+) -> tuple[uvicorn.Server, socket.socket]:
+    """Everything that can fail before serving, done before uvicorn runs (whose start-up
+    failures are tracebacks): the app and its settings, the stores reachable, the TLS files
+    loaded, the port bound."""
+    import asyncio
+    import ssl
+
+    import uvicorn
+
+    from fstore.api import create_app
+    from fstore.errors import ConfigurationError
+    from fstore.store import FeatureStore
+
+    app = create_app(settings=config)
+    if demo:
+        _load_demo(config, log)
+    else:
+        asyncio.run(_reach(FeatureStore(config)))
+    server_config = uvicorn.Config(
         app,
         host=host,
         port=port,
         log_config=log_config,
         log_level="info",
         access_log=False,  # the API writes its own access log (request id, route, actor)
-        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
-        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
+        server_header=False,  # no banner naming the server software
+        proxy_headers=False,  # X-Forwarded-For counts only from FSTORE_TRUSTED_PROXIES (fstore.api.security)
+        ssl_certfile=str(certfile) if certfile else None,
+        ssl_keyfile=str(keyfile) if keyfile else None,
     )
+    try:
+        server_config.load()  # reads the TLS files
+    except ssl.SSLError as exc:
+        raise ConfigurationError(f"cannot use the TLS certificate or key: {exc.reason or exc}") from None
+    return uvicorn.Server(server_config), _bind(host, port)
+
+
+async def _reach(store: FeatureStore) -> None:
+    try:
+        await store.open()
+    finally:
+        await store.close()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    from fstore.errors import ConfigurationError
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError:
+            sock.close()
+            raise
+    except OSError as exc:
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def _load_demo(config: Settings, log: logging.Logger) -> None:

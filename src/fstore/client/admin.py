@@ -11,9 +11,26 @@ from typing import Any
 
 from fstore.auth import ApiKey, Role, User
 from fstore.client.http import Exchange, Steps, operation, path
+from fstore.errors import AuthenticationError
 
 
 class AdminOperations(Exchange):
+    # -- the session (any user) -------------------------------------------------------------------
+
+    @operation
+    def logout(self) -> Steps[None]:
+        """End the session this client logged in with: its access and refresh tokens stop
+        working on the server (for every holder) and the client forgets them."""
+        session = self._session
+        if session.refresh_token:
+            body = {"refresh_token": session.refresh_token}
+            yield from self._json("POST", path("auth", "logout"), json=body, authenticated=False)
+        elif session.access_token:
+            yield from self._json("POST", path("auth", "logout"), authenticated=True)
+        else:
+            raise AuthenticationError("not logged in", reason="missing")
+        session.access_token = session.refresh_token = None
+
     # -- users ----------------------------------------------------------------------------------
 
     @operation

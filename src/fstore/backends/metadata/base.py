@@ -24,6 +24,7 @@ class Kind(StrEnum):
     HISTORY = "history"
     USERS = "users"
     API_KEYS = "api_keys"
+    SESSIONS = "sessions"  # login sessions (refresh-token families) and spent refresh tokens
 
 
 # How errors name a document of each kind ("feature 'x' already exists").
@@ -36,6 +37,7 @@ KIND_NOUNS = {
     Kind.HISTORY: "history record",
     Kind.USERS: "user",
     Kind.API_KEYS: "API key",
+    Kind.SESSIONS: "session",
 }
 
 
