@@ -61,7 +61,10 @@ def audit_record(
 
 
 def audit_unavailable(exc: BaseException) -> StoreUnavailableError:
-    return StoreUnavailableError(
+    """The error a request gets when its audit record cannot be stored: the store's own
+    unavailability class when it gave one (a full disk stays a 507), else a 503."""
+    kind = type(exc) if isinstance(exc, StoreUnavailableError) else StoreUnavailableError
+    return kind(
         f"the audit log cannot be written ({type(exc).__name__}: {exc}); nothing was done", store="audit"
     )
 
@@ -73,6 +76,7 @@ async def record_intent(request: Request, offline: OfflineStore) -> None:
         await offline.append_audit([audit_record(request.scope, state, datetime.now(UTC), STARTED, None)])
     except Exception as exc:
         log.exception("could not write the audit record of %s %s", request.method, request.url.path)
+        state["audit_refused"] = True  # the error response says nothing was done: it may go out
         raise audit_unavailable(exc) from exc
     state["audit_intent"] = True
 
@@ -116,7 +120,9 @@ class AuditTrail:
             await self.offline.append_audit([record])
         except Exception:
             log.exception("could not write the audit record %s", record)
-            return bool(state.get("audit_intent"))  # the intent is on record: the write is audited
+            return bool(
+                state.get("audit_intent") or state.get("audit_refused")
+            )  # the intent is on record: the write is audited
         return True
 
     @staticmethod

@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Request, Response, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Body, Depends, Form, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from fstore.api.deps import AuthDep, CurrentPrincipal
@@ -15,6 +14,24 @@ from fstore.auth import Role
 from fstore.errors import AuthenticationError
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+class LoginForm:
+    """The OAuth2 password form (what Swagger UI's Authorize button sends), with the
+    non-empty user name and password the schema promises."""
+
+    def __init__(
+        self,
+        username: Annotated[str, Form(min_length=1, max_length=256)],
+        password: Annotated[str, Form(min_length=1, max_length=1024)],
+        grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
+        scope: Annotated[str, Form()] = "",
+        client_id: Annotated[str | None, Form()] = None,
+        client_secret: Annotated[str | None, Form()] = None,
+    ) -> None:
+        self.username = username
+        self.password = password
+        self.scopes = scope.split()
 
 
 class TokenOut(BaseModel):
@@ -47,9 +64,7 @@ class PrincipalOut(BaseModel):
 
 
 @router.post("/token", response_model=TokenOut, summary="Log in: access and refresh tokens")
-async def login(
-    request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], auth: AuthDep
-) -> TokenOut:
+async def login(request: Request, form: Annotated[LoginForm, Depends()], auth: AuthDep) -> TokenOut:
     """Starts a session. Wrong passwords are throttled (429 with ``Retry-After``) per user
     name and address, per address, and per user name."""
     request.state.audit = True  # logins are audited like writes, failed ones too

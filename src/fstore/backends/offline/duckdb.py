@@ -24,7 +24,6 @@ import shutil
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -45,11 +44,11 @@ from fstore.backends.offline.base import (
     validate_limit,
     validate_pit,
 )
-from fstore.backends.offline.identity import changed, dedupe
+from fstore.backends.offline.identity import changed, prepare_write
 from fstore.backends.offline.pit import PIT_THREADS, point_in_time_join
 from fstore.backends.offline.repairs_sqlite import SqliteRepairs
 from fstore.backends.offline.scan import decode, entity_codes, load
-from fstore.backends.offline.schema import from_micros, normalise
+from fstore.backends.offline.schema import from_micros
 from fstore.backends.offline.segments import MAX_SEGMENTS, Segment, SegmentCatalog, Staged, retrying
 from fstore.backends.offline.txn import Transactions
 from fstore.errors import StoreUnavailableError, ValidationError
@@ -153,15 +152,9 @@ class DuckDBOfflineStore(SqliteRepairs):
         return (await self.write({feature_id: table}))[feature_id].stored
 
     async def write(self, tables: Mapping[str, pa.Table]) -> dict[str, WriteCount]:
-        for feature_id, table in tables.items():
-            self._dir(feature_id)
-            if not isinstance(table, pa.Table):
-                raise ValidationError("write takes Arrow tables with the history columns")
-        data = {f: dedupe(normalise(t)) for f, t in tables.items()}
-        if not any(t.num_rows for t, _ in data.values()):
-            return {f: WriteCount(duplicates=d) for f, (_, d) in data.items()}
-        counts = await asyncio.to_thread(self._write, {f: t for f, (t, _) in data.items() if t.num_rows})
-        return {f: replace(counts.get(f, WriteCount()), duplicates=d) for f, (_, d) in data.items()}
+        prepared = prepare_write(tables, self._dir)
+        counts = await asyncio.to_thread(self._write, prepared.rows) if prepared.rows else {}
+        return prepared.counts(counts)
 
     def _write(self, tables: dict[str, pa.Table]) -> dict[str, WriteCount]:
         """Under the features' write locks: drop rows already stored, stage a segment per

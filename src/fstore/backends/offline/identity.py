@@ -8,18 +8,52 @@ last row of each identity in (entity, event time, ingestion time) order.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fstore.backends.offline.base import WriteCount
 from fstore.backends.offline.scan import current_rows
-from fstore.backends.offline.schema import cast, unify
+from fstore.backends.offline.schema import cast, normalise, unify
+from fstore.errors import ValidationError
 
 
 def dedupe(table: pa.Table) -> tuple[pa.Table, int]:
     """A normalised (sorted) batch with one row per identity, and how many rows it dropped."""
     out = current_rows(table)
     return out, table.num_rows - out.num_rows
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedWrite:
+    """A write's tables checked, normalised and deduplicated: ``rows`` holds each feature's
+    rows left to write (features with none left out), ``duplicates`` the rows each feature's
+    table repeated within the call."""
+
+    rows: dict[str, pa.Table]
+    duplicates: dict[str, int]
+
+    def counts(self, written: Mapping[str, WriteCount]) -> dict[str, WriteCount]:
+        """The backend's counts per feature, with the duplicates, for every feature of the call."""
+        return {f: replace(written.get(f, WriteCount()), duplicates=d) for f, d in self.duplicates.items()}
+
+
+def prepare_write(tables: Mapping[str, pa.Table], check_feature: Callable[[str], object]) -> PreparedWrite:
+    """What every backend's ``write`` starts with (nothing is written when this raises)."""
+    for feature_id, table in tables.items():
+        check_feature(feature_id)
+        if not isinstance(table, pa.Table):
+            raise ValidationError("write takes Arrow tables with the history columns")
+    rows: dict[str, pa.Table] = {}
+    duplicates: dict[str, int] = {}
+    for feature_id, table in tables.items():
+        kept, duplicates[feature_id] = dedupe(normalise(table))
+        if kept.num_rows:
+            rows[feature_id] = kept
+    return PreparedWrite(rows, duplicates)
 
 
 def _equal(new: pa.Array, old: pa.Array) -> np.ndarray:

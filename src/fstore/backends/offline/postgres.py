@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +32,7 @@ import pyarrow.compute as pc
 from fstore.backends.offline import postgres_audit as audit
 from fstore.backends.offline import postgres_sql as sql
 from fstore.backends.offline.base import LATEST_COLUMNS, PitRequest, WriteCount, validate_limit, validate_pit
-from fstore.backends.offline.identity import dedupe
+from fstore.backends.offline.identity import prepare_write
 from fstore.backends.offline.postgres_arrow import (
     PG_EPOCH_US,
     PitRows,
@@ -47,7 +46,7 @@ from fstore.backends.offline.postgres_arrow import (
 )
 from fstore.backends.offline.postgres_connection import STORE, Database
 from fstore.backends.offline.postgres_repairs import PostgresRepairs
-from fstore.backends.offline.schema import from_micros, history_schema, normalise
+from fstore.backends.offline.schema import from_micros, history_schema
 from fstore.errors import StoreUnavailableError, ValidationError
 from fstore.models import NAME_PATTERN
 
@@ -138,17 +137,12 @@ class PostgresOfflineStore(PostgresRepairs):
         return (await self.write({feature_id: table}))[feature_id].stored
 
     async def write(self, tables: Mapping[str, pa.Table]) -> dict[str, WriteCount]:
-        for feature_id, table in tables.items():
-            self._check(feature_id)
-            if not isinstance(table, pa.Table):
-                raise ValidationError("write takes Arrow tables with the history columns")
-        data = {f: dedupe(normalise(t)) for f, t in tables.items()}
-        todo = {f: t for f, (t, _) in data.items() if t.num_rows}
-        counts = await self._write(todo) if todo else {}
+        prepared = prepare_write(tables, self._check)
+        counts = await self._write(prepared.rows) if prepared.rows else {}
         for feature_id, stored in counts.items():
             if stored.stored >= ANALYZE_ROWS:
                 await self._analyze(self._known[feature_id][0], stored.stored)
-        return {f: replace(counts.get(f, WriteCount()), duplicates=d) for f, (_, d) in data.items()}
+        return prepared.counts(counts)
 
     async def _write(self, tables: dict[str, pa.Table]) -> dict[str, WriteCount]:
         """Every feature's rows in one transaction, features in name order (writers of the
