@@ -136,6 +136,35 @@ def write_transaction(
             lock.release()
 
 
+class LazySqlite:
+    """A SQLite connection opened by ``opener`` on first use and shared by threads; ``lock``
+    serialises its use."""
+
+    def __init__(self, opener: Callable[[], sqlite3.Connection]) -> None:
+        self._opener = opener
+        self._conn: sqlite3.Connection | None = None
+        self.lock = threading.Lock()
+
+    @property
+    def opened(self) -> bool:
+        return self._conn is not None
+
+    def get(self) -> sqlite3.Connection:
+        conn = self._conn
+        if conn is None:
+            with self.lock:
+                if self._conn is None:
+                    self._conn = self._opener()
+                conn = self._conn
+        return conn
+
+    def close(self) -> None:
+        with self.lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
 def unavailable(store: str, exc: BaseException) -> StoreUnavailableError:
     return StoreUnavailableError(f"the {store} store failed: {exc}", store=store)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import orjson
 
 from fstore.backends.offline.base import AUDIT_FIELDS, validate_audit_records, validate_limit
+from fstore.backends.sqlite_common import LazySqlite
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_log (
@@ -48,24 +48,17 @@ def _from_micros(us: int) -> datetime:
 class SqliteAuditLog:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._con: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
+        self._db = LazySqlite(self._open)
 
-    def _connection(self) -> sqlite3.Connection:
-        with self._lock:
-            if self._con is None:
-                con = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
-                con.execute("PRAGMA journal_mode=WAL")
-                con.execute("PRAGMA synchronous=NORMAL")
-                con.executescript(_SCHEMA)
-                self._con = con
-            return self._con
+    def _open(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=NORMAL")
+        con.executescript(_SCHEMA)
+        return con
 
     def close(self) -> None:
-        with self._lock:
-            if self._con is not None:
-                self._con.close()
-                self._con = None
+        self._db.close()
 
     async def append(self, records: Sequence[dict[str, Any]]) -> None:
         validate_audit_records(records)
@@ -86,8 +79,8 @@ class SqliteAuditLog:
         await asyncio.to_thread(self._insert, rows)
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
-        con = self._connection()
-        with self._lock:
+        con = self._db.get()
+        with self._db.lock:
             con.execute("BEGIN IMMEDIATE")
             try:
                 con.executemany(_INSERT, rows)
@@ -119,8 +112,8 @@ class SqliteAuditLog:
         return out
 
     def _select(self, query: str, params: list[Any]) -> list[tuple[Any, ...]]:
-        con = self._connection()
-        with self._lock:
+        con = self._db.get()
+        with self._db.lock:
             return con.execute(query, params).fetchall()
 
 

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from fstore.backends.offline.base import RepairEntry, validate_repairs
-from fstore.backends.sqlite_common import connect, migrate, unavailable, write_transaction
+from fstore.backends.sqlite_common import LazySqlite, connect, migrate, unavailable, write_transaction
 
 STORE = "offline"
 FILE_NAME = "online_repairs.db"
@@ -56,23 +55,15 @@ def new_stamp() -> int:
 class SqliteRepairLedger:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
+        self._db = LazySqlite(self._open)
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            with self._lock:
-                if self._conn is None:
-                    conn = connect(self.path, STORE)
-                    migrate(conn, STORE, [_create])
-                    self._conn = conn
-        return self._conn
+    def _open(self) -> sqlite3.Connection:
+        conn = connect(self.path, STORE)
+        migrate(conn, STORE, [_create])
+        return conn
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        self._db.close()
 
     def add(self, oldest: Mapping[str, int], call: str) -> list[RepairEntry]:
         validate_repairs(oldest, call)
@@ -80,16 +71,16 @@ class SqliteRepairLedger:
         entries = [RepairEntry(f, int(ts), call, stamp, now) for f, ts in oldest.items()]
         if entries:
             rows = [(e.feature_id, e.call, e.oldest_us, e.stamp, e.created_us) for e in entries]
-            with write_transaction(self._connection(), STORE, self._lock) as conn:
+            with write_transaction(self._db.get(), STORE, self._db.lock) as conn:
                 conn.executemany(_UPSERT, rows)
         return entries
 
     def entries(self) -> list[RepairEntry]:
-        if self._conn is None and not self.path.exists():
+        if not self._db.opened and not self.path.exists():
             return []  # nothing was ever recorded; a read-only store stays untouched
-        conn = self._connection()
+        conn = self._db.get()
         try:
-            with self._lock:
+            with self._db.lock:
                 rows = conn.execute(_SELECT).fetchall()
         except sqlite3.OperationalError as exc:
             raise unavailable(STORE, exc) from exc
@@ -98,7 +89,7 @@ class SqliteRepairLedger:
     def remove(self, entries: Sequence[RepairEntry]) -> None:
         if entries:
             rows = [(e.feature_id, e.call, e.stamp) for e in entries]
-            with write_transaction(self._connection(), STORE, self._lock) as conn:
+            with write_transaction(self._db.get(), STORE, self._db.lock) as conn:
                 conn.executemany(_DELETE, rows)
 
 
