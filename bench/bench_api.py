@@ -334,7 +334,7 @@ def batch_times(port: int, headers: dict[str, str], bodies: list[bytes], n: int)
             resp = conn.getresponse()
             payload = resp.read()
             times.append(time.perf_counter() - t)
-            if resp.status != 201 or json.loads(payload) != {"stored": n}:
+            if resp.status != 201 or json.loads(payload).get("stored") != n:
                 raise RuntimeError(f"batch request failed: {resp.status} {payload[:300]!r}")
     finally:
         conn.close()
@@ -369,7 +369,7 @@ def measure(port: int, pid: int, headers: dict[str, str], args: argparse.Namespa
         res["batch_ms"] = statistics.median(times) * 1e3
         res["batch_rounds_ms"] = [t * 1e3 for t in times]
         res["batch_online_write_ms"] = store_op_ms(before, after, "online", "write")
-        res["batch_offline_append_ms"] = store_op_ms(before, after, "offline", "append")
+        res["batch_offline_append_ms"] = store_op_ms(before, after, "offline", "write")
     res["online_misses"] = metrics(port, headers).get("fstore_online_misses_total")
     return res
 
