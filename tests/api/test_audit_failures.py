@@ -20,7 +20,7 @@ Breaker = Callable[[str | None], None]  # None: the audit log works again; else 
 
 def _sqlite_breaker(store: FeatureStore) -> Breaker:
     audit = store.offline._audit  # type: ignore[attr-defined]
-    audit._connection()  # the table exists from the first use on
+    audit._db.get()  # the table exists from the first use on
     path = audit.path
 
     def set_failure(when: str | None) -> None:
