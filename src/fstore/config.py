@@ -90,6 +90,22 @@ class Settings(BaseSettings):
         default=64 * 1024 * 1024, gt=0, description="Largest request body the API accepts (413 beyond)."
     )
     log_json: bool = Field(default=True, description="API logs as one JSON object per line.")
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        description="Kafka brokers (host:port,…): when set, every acknowledged write publishes a "
+        "value-change event and `fstore processor run` consumes the ingest topic.",
+    )
+    kafka_topic_prefix: str = Field(
+        default="fstore.",
+        pattern=r"^[A-Za-z0-9._-]{0,200}$",
+        description="Prefix of FStore's topic names (`<prefix>feature-values`, `<prefix>ingest`, "
+        "`<prefix>ingest-dlq`).",
+    )
+    kafka_config: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra librdkafka settings for producers and consumers (security, SASL, …); "
+        'as JSON in the environment: FSTORE_KAFKA_CONFIG=\'{"security.protocol": "SSL"}\'.',
+    )
 
     def resolved_metadata_url(self) -> str:
         return self.metadata_url or f"sqlite:///{self.home / 'metadata.db'}"
