@@ -41,6 +41,7 @@ from fstore.registry import Registry, check_transformer_fits
 from fstore.resilience import Metrics, OnlineGuard
 from fstore.serving import FeatureVector, read_records, served, served_column, status_of
 from fstore.store_registry import RegistryMethods
+from fstore.streaming.outbox import EventOutbox
 from fstore.training import historical_features
 from fstore.transformers import create_transformer
 from fstore.transformers.specs import TransformerLike, transformer_parts
@@ -94,6 +95,7 @@ class FeatureStore(RegistryMethods):
         self.catalog = Catalog(self.registry, self.metadata, s.metadata_cache_seconds)
         self.guard = OnlineGuard(self.online, self.metrics, s.online_retry_seconds, ledger=self.offline)
         self.guard.repair = self._repair_online
+        self.events = EventOutbox(s, self.offline)  # value-change events to Kafka, when configured
         self._opened = False
         self._open_lock = asyncio.Lock()
 
@@ -107,12 +109,14 @@ class FeatureStore(RegistryMethods):
                 await self.metadata.open()
                 await self.offline.open()
                 await self.guard.open()
+                self.events.start()
                 self._opened = True
         return self
 
     async def close(self) -> None:
         if self._opened:
             self._opened = False
+            await self.events.close()
             await self.guard.close()
             for store in (self.online, self.offline, self.metadata):
                 await store.close()
@@ -308,8 +312,10 @@ class FeatureStore(RegistryMethods):
         if not tables:
             return {}
         pending = await self.guard.begin(oldest_event_times(batches))
+        outbox = await self.events.begin(batches, now_us)
         counts = await self.offline.write(tables)
         await self.guard.publish(online, pending)
+        self.events.written(outbox, counts)
         self.metrics.ingested_values += sum(len(values) for _, values in batches)
         return counts
 

@@ -111,6 +111,40 @@ def validate_repairs(oldest: Mapping[str, int], call: str) -> None:
         raise ValidationError(f"not a call id: {call!r}")
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """An entry of the event outbox: one write call stored rows of ``feature_id`` with the
+    ingestion time ``ingested_us`` and event times in [``start_us``, ``end_us``] (µs); their
+    value-change events are still to be published (``fstore.streaming.outbox``).
+
+    ``feature``/``entity`` are the names the events carry, ``source`` what wrote them. An entry
+    is taken by one publisher at a time: ``claimed_until_us`` (a lease; 0: free) and ``stamp``
+    (changes whenever the entry does, so a removal or release takes out exactly what its
+    caller claimed). ``created_us`` orders the entries (oldest first).
+    """
+
+    call: str
+    feature_id: str
+    feature: str
+    entity: str
+    ingested_us: int
+    start_us: int
+    end_us: int
+    source: str
+    claimed_until_us: int = 0
+    stamp: int = 0
+    created_us: int = 0
+
+
+def validate_outbox(entries: Sequence[OutboxEntry]) -> None:
+    for e in entries:
+        for text in (e.call, e.feature_id, e.feature, e.entity, e.source):
+            if not isinstance(text, str) or not text or "\x00" in text:
+                raise ValidationError(f"not a valid outbox field: {text!r}")
+        if e.start_us > e.end_us:
+            raise ValidationError("an outbox entry's event time range is reversed")
+
+
 def validate_audit_records(records: Sequence[dict[str, Any]]) -> None:
     for record in records:
         unknown = set(record) - set(AUDIT_FIELDS)
@@ -208,5 +242,23 @@ class OfflineStore(Protocol):
     async def remove_online_repairs(self, entries: Sequence[RepairEntry]) -> None:
         """Remove these entries, each only if its stamp is unchanged: an entry recorded or
         merged since it was read survives."""
+
+    async def add_outbox(self, entries: Sequence[OutboxEntry]) -> None:
+        """Record durably the event outbox entries of one write call (before its offline
+        write), claimed by their writer as each entry's ``claimed_until_us`` says."""
+
+    async def claim_outbox(self, limit: int, lease_us: int) -> list[OutboxEntry]:
+        """Claim up to ``limit`` entries that no one holds (free or lease expired), oldest
+        first, for ``lease_us``: they get a new stamp and are returned as claimed."""
+
+    async def release_outbox(self, entries: Sequence[OutboxEntry], after_us: int = 0) -> None:
+        """Let these entries be claimed again ``after_us`` from now (each only if its stamp is
+        unchanged)."""
+
+    async def remove_outbox(self, entries: Sequence[OutboxEntry]) -> None:
+        """Remove these entries (published), each only if its stamp is unchanged."""
+
+    async def outbox_backlog(self) -> int:
+        """How many entries the outbox holds."""
 
     async def ping(self) -> dict[str, Any]: ...

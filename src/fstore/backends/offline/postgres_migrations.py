@@ -22,7 +22,10 @@ Layout (``{s}`` is the store's schema):
 * ``fstore_audit_log``: the audit / access log of the specification;
 * ``fstore_online_repairs``: the online repair ledger (``postgres_repairs``): per feature and
   write call (``call = ''``: the feature's standing entry), the oldest event time (µs) whose
-  online copy may be missing.
+  online copy may be missing;
+* ``fstore_outbox``: the event outbox (``postgres_outbox``): per write call and feature, the
+  stored rows (ingestion time, event time range) whose value-change events are not yet
+  published to Kafka, with the lease of the publisher that holds the entry.
 """
 
 from __future__ import annotations
@@ -115,6 +118,29 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 PRIMARY KEY (feature_id, call)
             )
             """,
+        ],
+    ),
+    (
+        5,
+        "event outbox",
+        [
+            """
+            CREATE TABLE {s}.fstore_outbox (
+                call text NOT NULL,
+                feature_id text NOT NULL,
+                feature text NOT NULL,
+                entity text NOT NULL,
+                ingested_us bigint NOT NULL,
+                start_us bigint NOT NULL,
+                end_us bigint NOT NULL,
+                source text NOT NULL,
+                claimed_until_us bigint NOT NULL,
+                stamp bigint NOT NULL,
+                created_us bigint NOT NULL,
+                PRIMARY KEY (call, feature_id)
+            )
+            """,
+            "CREATE INDEX fstore_outbox_created ON {s}.fstore_outbox (created_us)",
         ],
     ),
 ]

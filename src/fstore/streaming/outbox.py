@@ -1,0 +1,261 @@
+"""The event outbox: every acknowledged write's value-change events reach Kafka at least once,
+even when the broker is down at write time, and a write never fails because Kafka does.
+
+* ``begin`` (before a call's offline write): one small ``OutboxEntry`` per feature — a
+  *reference* to the rows the call is about to store (its ingestion time and event time range),
+  not the rows — recorded durably in the offline store, claimed by the writer. The write path
+  pays that one insert (no per-row work).
+* ``written`` (after the offline commit): entries whose feature stored rows go to this
+  process's publisher; the others (every row ``unchanged``) are dropped.
+* The publisher (a background task in every process that opened the store) reads each
+  entry's rows back from the offline history (``include_superseded``, filtered on the call's
+  ``ingested_at``), produces them (``publisher``), and removes the entry once Kafka
+  acknowledged every event; on failure the entry is released for a retry ``RETRY_SECONDS``
+  later. It also claims the entries other processes left (``claim_outbox``: free or lease
+  expired), so a CLI run that ended during an outage is published by the next process.
+* ``close`` publishes this process's entries for at most ``CLOSE_SECONDS`` and releases the
+  rest for the next process at once.
+
+A writer killed before ``written`` leaves its entries claimed for ``WRITE_LEASE_SECONDS`` (far
+longer than an offline write); then anyone publishes what the history holds for them (nothing
+if the write never committed). Duplicates are possible (a publisher dying after Kafka
+acknowledged, a lease running out mid-publication) and carry the same ``event_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fstore.backends.offline.base import OfflineStore, OutboxEntry, WriteCount
+from fstore.catalog import ResolvedFeature
+from fstore.config import Settings
+from fstore.errors import NotFoundError
+from fstore.streaming.publisher import Message, Publisher, encode_events
+from fstore.values import Values
+
+log = logging.getLogger(__name__)
+
+WRITE_LEASE_SECONDS = 120.0
+CLAIM_LEASE_SECONDS = 60.0  # a claimed round: read, encode, produce, acknowledged
+RETRY_SECONDS = 2.0
+POLL_SECONDS = 2.0  # how often a process looks for entries others left
+CLOSE_SECONDS = 5.0
+SEND_TIMEOUT_SECONDS = 15.0  # > the producer's message.timeout.ms: every outcome is known
+ROUND_ENTRIES = 64
+ROUND_EVENTS = 500_000  # stop adding entries to a round past this many events
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# What wrote the values (the events' ``source``): the SDK unless the API, the CLI or the
+# processor says otherwise for its context (``write_source``).
+_SOURCE: ContextVar[str] = ContextVar("fstore_write_source", default="sdk")
+
+
+def current_source() -> str:
+    return _SOURCE.get()
+
+
+def set_source(source: str) -> None:
+    """Tag the writes of the current context (a request, a command, a task) with ``source``."""
+    _SOURCE.set(source)
+
+
+@contextlib.contextmanager
+def write_source(source: str) -> Iterator[None]:
+    token = _SOURCE.set(source)
+    try:
+        yield
+    finally:
+        _SOURCE.reset(token)
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _stamp() -> int:
+    return secrets.randbits(63)
+
+
+class EventOutbox:
+    """The write path's hooks and the background publisher (see the module docstring)."""
+
+    def __init__(self, settings: Settings, offline: OfflineStore) -> None:
+        self.settings = settings
+        self.offline = offline
+        self.enabled = bool(settings.kafka_bootstrap_servers)
+        self.published = 0  # events acknowledged by Kafka
+        self.failures = 0  # rounds that failed (the broker down, …)
+        self.backlog = 0  # outbox entries, as last counted
+        self._ready: list[OutboxEntry] = []  # committed by this process's writes, held by it
+        self._drop: list[OutboxEntry] = []  # entries whose call stored nothing
+        self._publisher: Publisher | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._lock: asyncio.Lock | None = None
+        self._stopping = False
+        self._next_claim = 0.0
+
+    # -- the write path -------------------------------------------------------------------------
+
+    async def begin(
+        self, batches: Sequence[tuple[ResolvedFeature, Values]], ingested_us: int
+    ) -> list[OutboxEntry]:
+        """Before a call's offline write: record its entries (raises if the offline store
+        cannot: the call then stores nothing)."""
+        if not self.enabled:
+            return []
+        call, source, now, stamp = secrets.token_hex(8), current_source(), _now_us(), _stamp()
+        until = now + int(WRITE_LEASE_SECONDS * 1e6)
+        entries: list[OutboxEntry] = []
+        for resolved, values in batches:
+            if len(values):
+                span = pc.min_max(values.event_ts.cast(pa.int64()))
+                entries.append(
+                    OutboxEntry(
+                        call,
+                        resolved.feature.id,
+                        resolved.feature.name,
+                        resolved.entity.name,
+                        ingested_us,
+                        span["min"].as_py(),
+                        span["max"].as_py(),
+                        source,
+                        until,
+                        stamp,
+                        now,
+                    )
+                )
+        await self.offline.add_outbox(entries)
+        return entries
+
+    def written(self, entries: Sequence[OutboxEntry], counts: Mapping[str, WriteCount]) -> None:
+        """After the offline commit: hand the entries to this process's publisher."""
+        if not entries:
+            return
+        for e in entries:
+            (self._ready if counts.get(e.feature_id, WriteCount()).stored else self._drop).append(e)
+        if self._wake is not None:
+            self._wake.set()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the background publisher (when Kafka is configured)."""
+        if not self.enabled or self._task is not None:
+            return
+        self._publisher = Publisher(self.settings)
+        self._wake, self._lock, self._stopping = asyncio.Event(), asyncio.Lock(), False
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="fstore-outbox")
+
+    async def close(self) -> None:
+        """Publish this process's entries for at most ``CLOSE_SECONDS``; release the rest."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        assert self._wake is not None
+        self._wake.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        deadline = time.monotonic() + CLOSE_SECONDS
+        try:
+            while self._ready or self._drop:
+                left = deadline - time.monotonic()
+                if left <= 0.5 or not await self.drain(claim=False, wait=left):
+                    break
+        except Exception as exc:
+            log.warning("cannot publish the remaining value-change events: %s", exc)
+        try:
+            await self.offline.release_outbox(self._ready)  # the next process takes them at once
+        except Exception as exc:  # they are free once their write lease ends
+            log.warning("cannot release the outbox entries: %s", exc)
+        self._ready, self._drop = [], []
+        if self._publisher is not None:
+            await asyncio.to_thread(self._publisher.close)
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while not self._stopping:
+            try:
+                await self.drain(claim=True, wait=SEND_TIMEOUT_SECONDS)
+            except Exception as exc:  # the offline store down, …: the next round retries
+                log.warning("the event outbox failed: %s", exc)
+            if self._stopping:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            self._wake.clear()
+
+    # -- publishing -----------------------------------------------------------------------------
+
+    async def drain(self, *, claim: bool = True, wait: float = SEND_TIMEOUT_SECONDS) -> bool:
+        """One round: publish this process's entries (and with ``claim`` those free in the
+        outbox). Returns False when the round failed."""
+        assert self._lock is not None
+        async with self._lock:
+            entries, self._ready = self._ready, []
+            drop, self._drop = self._drop, []
+            if drop:
+                await self.offline.remove_outbox(drop)
+            if claim and time.monotonic() >= self._next_claim:
+                self._next_claim = time.monotonic() + POLL_SECONDS
+                entries += await self.offline.claim_outbox(ROUND_ENTRIES, int(CLAIM_LEASE_SECONDS * 1e6))
+            if not entries:
+                if claim:
+                    self.backlog = await self.offline.outbox_backlog()
+                return True
+            entries.sort(key=lambda e: e.created_us)
+            ok = await self._publish(entries, wait)
+            if claim or ok:
+                self.backlog = await self.offline.outbox_backlog()
+            return ok
+
+    async def _publish(self, entries: list[OutboxEntry], wait: float) -> bool:
+        batches: list[list[Message]] = []
+        taken: list[OutboxEntry] = []
+        count = 0
+        try:
+            for i, entry in enumerate(entries):
+                if count >= ROUND_EVENTS:  # the rest in the next round, still held by us
+                    self._ready.extend(entries[i:])
+                    break
+                batch = encode_events(entry, await self._rows(entry))
+                batches.append(batch)
+                taken.append(entry)
+                count += len(batch)
+        except Exception:
+            await self.offline.release_outbox(entries, int(RETRY_SECONDS * 1e6))
+            raise
+        if self._ready and self._wake is not None:
+            self._wake.set()
+        assert self._publisher is not None
+        ok, error = await asyncio.to_thread(self._publisher.send, batches, wait)
+        if ok:
+            await self.offline.remove_outbox(taken)
+            self.published += count
+            return True
+        self.failures += 1
+        log.warning("cannot publish %d value-change events (%s); retrying later", count, error)
+        await self.offline.release_outbox(taken, int(RETRY_SECONDS * 1e6))
+        return False
+
+    async def _rows(self, entry: OutboxEntry) -> pa.Table:
+        """The rows ``entry``'s call stored: its ingestion time, within its event time range."""
+        start = EPOCH + timedelta(microseconds=entry.start_us)
+        end = EPOCH + timedelta(microseconds=entry.end_us)
+        try:
+            rows = await self.offline.history(entry.feature_id, start=start, end=end, include_superseded=True)
+        except NotFoundError:
+            return pa.table({})  # the feature is gone
+        ingested = rows.column("ingested_at").cast(pa.int64())
+        return rows.filter(pc.equal(ingested, entry.ingested_us))
