@@ -10,10 +10,13 @@ from fastapi import Depends, Request
 from fstore.api.security import Auth
 from fstore.auth import Principal
 from fstore.store import FeatureStore
+from fstore.streaming.outbox import set_source
 
 
 async def get_store(request: Request) -> FeatureStore:
-    """The application's FeatureStore (set by ``create_app``)."""
+    """The application's FeatureStore (set by ``create_app``); the request's writes publish
+    events with the source ``api``."""
+    set_source("api")
     store: FeatureStore = request.app.state.store
     return store
 

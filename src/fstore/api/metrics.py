@@ -8,7 +8,10 @@ into metric families when Prometheus scrapes:
   and ``fstore_http_errors_total{route,status}`` (the same requests with status >= 400);
 * ``fstore_store_operation_seconds{store,operation}`` (histogram of every backend call) and
   ``fstore_store_operation_errors_total{store,operation}`` (the calls that raised);
-* the store's counters: online hits/misses, fallbacks, repairs, ``fstore_ingested_values_total``.
+* the store's counters: online hits/misses, fallbacks, repairs, ``fstore_ingested_values_total``;
+* the event outbox (when Kafka is configured): ``fstore_outbox_backlog`` (entries waiting, as
+  the publisher last counted them), ``fstore_events_published_total`` (value-change events
+  Kafka acknowledged) and ``fstore_event_publish_failures_total`` (publishing rounds that failed).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Iterator
 
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
@@ -57,6 +60,21 @@ class FStoreCollector(Collector):
         yield from self._operations()
         for name, value in self.store.metrics.as_dict().items():
             yield CounterMetricFamily(f"fstore_{name}", f"FeatureStore counter {name}", value=value)
+        yield from self._events()
+
+    def _events(self) -> Iterator[Metric]:
+        events = self.store.events
+        if not events.enabled:
+            return
+        yield GaugeMetricFamily(
+            "fstore_outbox_backlog", "Event outbox entries not yet published to Kafka", value=events.backlog
+        )
+        yield CounterMetricFamily(
+            "fstore_events_published", "Value-change events Kafka acknowledged", value=events.published
+        )
+        yield CounterMetricFamily(
+            "fstore_event_publish_failures", "Event publishing rounds that failed", value=events.failures
+        )
 
     def _http(self) -> Iterator[Metric]:
         latency = HistogramMetricFamily(

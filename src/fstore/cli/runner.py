@@ -138,7 +138,9 @@ def guard() -> Iterator[None]:
 
 async def _with_store(fn: Callable[[FeatureStore], Awaitable[T]]) -> T:
     from fstore.store import FeatureStore
+    from fstore.streaming.outbox import set_source
 
+    set_source("cli")  # the command's writes publish events with the source ``cli``
     store = FeatureStore(settings())
     try:
         await store.open()
