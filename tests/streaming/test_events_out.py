@@ -51,7 +51,10 @@ async def kafka_store(
     if request.param == "postgres":
         extra["offline_url"] = f"{postgres_url}?schema={schema}"
     fs = FeatureStore(
-        home=tmp_path / "fstore", kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_prefix=prefix(), **extra
+        home=tmp_path / "fstore",
+        kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_topic_prefix=prefix(),
+        **extra,
     )
     try:
         async with fs:
@@ -68,7 +71,9 @@ def by_key(events: list[tuple[bytes, FeatureValueEvent]]) -> dict[bytes, list[Fe
     return out
 
 
-async def test_sdk_writes_publish_one_event_per_stored_row(kafka_store: FeatureStore, kafka_bootstrap: str) -> None:
+async def test_sdk_writes_publish_one_event_per_stored_row(
+    kafka_store: FeatureStore, kafka_bootstrap: str
+) -> None:
     fs = kafka_store
     rows = [
         {"entity_id": "c1", "value": 10.0, "event_timestamp": T1},
@@ -136,7 +141,9 @@ def micros(when: datetime) -> int:
 
 
 async def test_api_writes_publish_events_tagged_api(tmp_path: Path, kafka_bootstrap: str) -> None:
-    fs = FeatureStore(home=tmp_path / "fstore", kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_prefix=prefix())
+    fs = FeatureStore(
+        home=tmp_path / "fstore", kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_prefix=prefix()
+    )
     async with fs:
         await registered(fs)
         app = create_app(fs, fs.settings.model_copy(update={"dev_mode": True, "auth_disabled": True}))

@@ -163,11 +163,12 @@ class EventOutbox:
         if task is None:
             return
         self._stopping = True
-        assert self._wake is not None
+        assert self._wake is not None and self._publisher is not None
         self._wake.set()
+        deadline = time.monotonic() + CLOSE_SECONDS
+        self._publisher.cutoff = deadline  # a round in progress gets until then
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        deadline = time.monotonic() + CLOSE_SECONDS
         try:
             while self._ready or self._drop:
                 left = deadline - time.monotonic()

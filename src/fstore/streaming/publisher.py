@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -101,6 +102,8 @@ class Publisher:
         self._failed = 0
         self._error: str | None = None
         self._fatal = False
+        # monotonic time at which a send in progress gives up (``close`` of the outbox sets it)
+        self.cutoff = math.inf
 
     def _on_delivery(self, err: Any, msg: Any) -> None:
         if err is not None:
@@ -109,14 +112,13 @@ class Publisher:
 
     def _client(self) -> Any:
         if self._producer is None:
-            self._producer = self._producer_class({**self.config, "error_cb": self._on_error})
+            self._producer = self._producer_class({**self.config, "error_cb": self._on_error, "logger": log})
         return self._producer
 
     def _on_error(self, err: Any) -> None:
         # connection trouble is reported per message (delivery timeout); a fatal error (the
         # idempotent producer lost its state) needs a new producer
         if err.fatal():
-            log.warning("the Kafka producer failed: %s; a new one takes over", err)
             self._error = str(err)
             self._fatal = True
 
@@ -134,25 +136,21 @@ class Publisher:
                         producer.produce(self.topic, value, key, on_delivery=self._on_delivery)
                         break
                     except BufferError:  # the local queue is full: let deliveries drain it
-                        if time.monotonic() > deadline:
+                        if time.monotonic() > min(deadline, self.cutoff):
                             return self._give_up("the producer's queue stayed full")
                         producer.poll(0.05)
-        left = producer.flush(max(0.0, deadline - time.monotonic()))
-        if left:
-            return self._give_up(f"{left} events not acknowledged within {timeout:.0f} s")
-        if self._fatal:
-            self.close()
-            self._fatal = False
-            return False, self._error
-        if self._failed:
-            return False, self._error
+        while left := producer.flush(0.1):
+            if time.monotonic() > min(deadline, self.cutoff):
+                return self._give_up(f"{left} events not acknowledged in time")
+        if self._failed or self._fatal:
+            return self._give_up("delivery failed")
         return True, None
 
     def _give_up(self, reason: str) -> tuple[bool, str]:
-        producer = self._producer
-        if producer is not None:
-            producer.purge()
-            producer.flush(0)
+        """After a failed send, the next one starts on a new producer: an idempotent producer
+        whose messages timed out (or whose broker lost its state) may not recover by itself."""
+        self.close()
+        self._fatal = False
         return False, self._error or reason
 
     def close(self) -> None:
