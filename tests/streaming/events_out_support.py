@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 from uuid import uuid4
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
+from fstore import FeatureStore
+from fstore.models import Entity, Feature, TransformerSpec
 from fstore.streaming.events import FeatureValueEvent
+
+T1, T2 = "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"
 
 
 def prefix() -> str:
@@ -50,3 +58,29 @@ def read_events(
     finally:
         consumer.close()
     return out
+
+
+async def registered(fs: FeatureStore) -> FeatureStore:
+    await fs.create_entity(Entity(name="customer", join_key="customer_id"))
+    await fs.create_feature(
+        Feature(name="amount", entity="customer"), transformer=TransformerSpec(kind="standard_scaler")
+    )
+    await fs.create_feature(Feature(name="method", entity="customer", type="categorical"))
+    return fs
+
+
+def cli_env(home: Path, bootstrap: str, topic_prefix: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "FSTORE_HOME": str(home),
+        "FSTORE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "FSTORE_KAFKA_TOPIC_PREFIX": topic_prefix,
+    }
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "fstore.cli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc

@@ -4,9 +4,6 @@ nothing. Against the real broker (Tansu) and the embedded and PostgreSQL offline
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,29 +13,19 @@ from uuid import uuid4
 import httpx
 import pandas as pd
 import pytest
+from events_out_support import T1, T2, cli, cli_env, prefix, read_events, registered
 
-from events_out_support import prefix, read_events
 from fstore import FeatureStore
 from fstore.api import create_app
-from fstore.models import Entity, Feature, TransformerSpec
 from fstore.streaming.events import FeatureValueEvent
 from fstore.streaming.publisher import event_id
 from server_postgres import drop_schema
 
-T1, T2, T3 = "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z"
+T3 = "2026-01-03T00:00:00Z"
 
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
-async def registered(fs: FeatureStore) -> FeatureStore:
-    await fs.create_entity(Entity(name="customer", join_key="customer_id"))
-    await fs.create_feature(
-        Feature(name="amount", entity="customer"), transformer=TransformerSpec(kind="standard_scaler")
-    )
-    await fs.create_feature(Feature(name="method", entity="customer", type="categorical"))
-    return fs
 
 
 @pytest.fixture(params=["embedded", "postgres"])
@@ -171,23 +158,6 @@ async def test_api_writes_publish_events_tagged_api(tmp_path: Path, kafka_bootst
         ("c2", 2.5, "api"),
         ("c9", 9.0, "sdk"),
     ]
-
-
-def cli_env(home: Path, bootstrap: str, topic_prefix: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "FSTORE_HOME": str(home),
-        "FSTORE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "FSTORE_KAFKA_TOPIC_PREFIX": topic_prefix,
-    }
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "fstore.cli", *args], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc
 
 
 async def test_cli_ingest_publishes_events_tagged_cli(tmp_path: Path, kafka_bootstrap: str) -> None:

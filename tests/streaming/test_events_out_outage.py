@@ -8,10 +8,10 @@ import asyncio
 import time
 from pathlib import Path
 
-from events_out_support import prefix, read_events
+from events_out_support import T1, T2, cli, cli_env, prefix, read_events, registered
+
 from fstore import FeatureStore
 from server_kafka import TansuBroker
-from test_events_out import T1, T2, cli, cli_env, registered
 
 
 async def test_a_write_while_the_broker_is_down_is_published_when_it_is_back(tmp_path: Path) -> None:
