@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import tempfile
@@ -31,6 +32,7 @@ from fstore import FeatureStore
 from fstore.models import Entity
 
 MEMORY = ("--storage-engine", "memory://tansu/")
+BROKER_PID = 0  # the Tansu broker this benchmark started (its CPU time is reported)
 
 
 def start_tansu() -> tuple[subprocess.Popen[bytes], str]:
@@ -57,6 +59,12 @@ def start_tansu() -> tuple[subprocess.Popen[bytes], str]:
     return proc, f"127.0.0.1:{port}"
 
 
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system) a process used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def run(home: Path, data: pd.DataFrame, chunks: int, bootstrap: str | None) -> dict[str, float]:
     kafka: dict[str, Any] = {}
     if bootstrap:
@@ -70,7 +78,8 @@ async def run(home: Path, data: pd.DataFrame, chunks: int, bootstrap: str | None
         values = len(data) * len(NAMES)
         size = -(-len(data) // chunks)
         parts = [data.iloc[i : i + size] for i in range(0, len(data), size)]
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
+        broker_cpu = cpu_s(BROKER_PID) if BROKER_PID else 0.0
         for part in parts:
             await fs.ingest(part)
         ingest_s = time.perf_counter() - t
@@ -81,7 +90,12 @@ async def run(home: Path, data: pd.DataFrame, chunks: int, bootstrap: str | None
             drained_s = time.perf_counter() - t - ingest_s
             out["drain_after_ingest_s"] = drained_s
             out["end_to_end_events_per_s"] = values / (ingest_s + drained_s)
-            assert fs.events.published == values
+            out["cpu_us_per_event"] = (time.process_time() - cpu) * 1e6 / values
+            if BROKER_PID:
+                out["broker_cpu_us_per_event"] = (cpu_s(BROKER_PID) - broker_cpu) * 1e6 / values
+            assert fs.events.published == values, (fs.events.published, values)
+        else:
+            out["cpu_us_per_event"] = (time.process_time() - cpu) * 1e6 / values
     return out
 
 
@@ -100,7 +114,9 @@ def main() -> None:
     proc = None
     bootstrap = args.bootstrap
     if bootstrap is None:
+        global BROKER_PID
         proc, bootstrap = start_tansu()
+        BROKER_PID = proc.pid
     rows: list[tuple[str, str, str]] = []
     try:
         for chunks in (1, 20):
@@ -124,7 +140,20 @@ def main() -> None:
                     f"{median(kafka, 'end_to_end_events_per_s'):,.0f} events/s",
                     "",
                 ),
+                (
+                    "  CPU per value: no Kafka / Kafka (this process)",
+                    f"{median(plain, 'cpu_us_per_event'):.2f} / {median(kafka, 'cpu_us_per_event'):.2f} µs",
+                    "",
+                ),
             ]
+            if BROKER_PID:
+                rows.append(
+                    (
+                        "  CPU per event of the broker",
+                        f"{median(kafka, 'broker_cpu_us_per_event'):.2f} µs",
+                        "",
+                    )
+                )
     finally:
         if proc is not None:
             proc.kill()
