@@ -122,11 +122,11 @@ def main() -> None:
         for chunks in (1, 20):
             plain: list[dict[str, float]] = []
             kafka: list[dict[str, float]] = []
-            for _ in range(args.repeat):  # alternate, so drift on a shared machine hits both
-                with tempfile.TemporaryDirectory() as tmp:
-                    plain.append(asyncio.run(run(Path(tmp), data, chunks, None)))
-                with tempfile.TemporaryDirectory() as tmp:
-                    kafka.append(asyncio.run(run(Path(tmp), data, chunks, bootstrap)))
+            for i in range(args.repeat):  # alternate (and swap who goes first): drift hits both
+                pair = [(plain, None), (kafka, bootstrap)]
+                for target, where in pair[:: 1 if i % 2 == 0 else -1]:
+                    with tempfile.TemporaryDirectory() as tmp:
+                        target.append(asyncio.run(run(Path(tmp), data, chunks, where)))
             base = median(plain, "ingest_values_per_s")
             with_kafka = median(kafka, "ingest_values_per_s")
             what = f"ingest {len(data) * len(NAMES):,} values in {chunks} call{'s' if chunks > 1 else ''}"

@@ -27,9 +27,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 
@@ -52,8 +55,11 @@ POLL_SECONDS = 2.0  # how often a process looks for entries others left
 CLOSE_SECONDS = 5.0
 SEND_TIMEOUT_SECONDS = 15.0  # > the producer's message.timeout.ms: every outcome is known
 ROUND_ENTRIES = 64
-ROUND_EVENTS = 500_000  # stop adding entries to a round past this many events
+# stop adding entries to a round past this many events: a round cut short by ``close`` is
+# published again in full later, so rounds stay small (~1 s)
+ROUND_EVENTS = 100_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+PUBLISHER_NICE = 10
 
 # What wrote the values (the events' ``source``): the SDK unless the API, the CLI or the
 # processor says otherwise for its context (``write_source``).
@@ -76,6 +82,13 @@ def write_source(source: str) -> Iterator[None]:
         yield
     finally:
         _SOURCE.reset(token)
+
+
+def _lower_priority() -> None:
+    """The publisher's thread (and librdkafka's threads, which it creates and which inherit
+    its priority) yields the CPU to the write path when both want it."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PUBLISHER_NICE)
 
 
 def _now_us() -> int:
@@ -102,6 +115,7 @@ class EventOutbox:
         # memory, not read back (dropped when a round fails: a retry reads them back)
         self._tables: dict[tuple[str, str], pa.Table] = {}
         self._publisher: Publisher | None = None
+        self._thread: ThreadPoolExecutor | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._lock: asyncio.Lock | None = None
@@ -158,9 +172,7 @@ class EventOutbox:
             table = tables.get(e.feature_id)
             if table is not None and table.num_rows == stored:  # no row unchanged or duplicated
                 self._tables[(e.call, e.feature_id)] = table
-        if not entries:
-            return
-        if self._wake is not None:
+        if entries and self._wake is not None:
             self._wake.set()
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -170,6 +182,7 @@ class EventOutbox:
         if not self.enabled or self._task is not None:
             return
         self._publisher = Publisher(self.settings)
+        self._thread = ThreadPoolExecutor(1, "fstore-events", initializer=_lower_priority)
         self._wake, self._lock, self._stopping = asyncio.Event(), asyncio.Lock(), False
         self._task = asyncio.get_running_loop().create_task(self._run(), name="fstore-outbox")
 
@@ -197,8 +210,10 @@ class EventOutbox:
         except Exception as exc:  # they are free once their write lease ends
             log.warning("cannot release the outbox entries: %s", exc)
         self._ready, self._drop, self._tables = [], [], {}
-        if self._publisher is not None:
-            await asyncio.to_thread(self._publisher.close)
+        if self._publisher is not None and self._thread is not None:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._publisher.close)
+            self._thread.shutdown(wait=False)
+            self._thread = None
 
     async def _run(self) -> None:
         assert self._wake is not None
@@ -256,7 +271,7 @@ class EventOutbox:
             raise
         if self._ready and self._wake is not None:
             self._wake.set()
-        ok, error = await asyncio.to_thread(self._send, found, wait)
+        ok, error = await asyncio.get_running_loop().run_in_executor(self._thread, self._send, found, wait)
         if ok:
             await self.offline.remove_outbox(taken)
             self.published += count
