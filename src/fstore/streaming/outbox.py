@@ -58,6 +58,7 @@ ROUND_ENTRIES = 64
 # stop adding entries to a round past this many events: a round cut short by ``close`` is
 # published again in full later, so rounds stay small (~1 s)
 ROUND_EVENTS = 100_000
+HELD_ROWS = 2_000_000  # rows kept in memory for publishing at most; beyond, they are read back
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PUBLISHER_NICE = 10
 
@@ -114,6 +115,7 @@ class EventOutbox:
         # the rows of ready entries whose call stored every row it was given: published from
         # memory, not read back (dropped when a round fails: a retry reads them back)
         self._tables: dict[tuple[str, str], pa.Table] = {}
+        self._held = 0  # rows in ``_tables``
         self._publisher: Publisher | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._task: asyncio.Task[None] | None = None
@@ -170,8 +172,9 @@ class EventOutbox:
                 continue
             self._ready.append(e)
             table = tables.get(e.feature_id)
-            if table is not None and table.num_rows == stored:  # no row unchanged or duplicated
-                self._tables[(e.call, e.feature_id)] = table
+            if table is not None and table.num_rows == stored and self._held + stored <= HELD_ROWS:
+                self._tables[(e.call, e.feature_id)] = table  # no row unchanged or duplicated
+                self._held += stored
         if entries and self._wake is not None:
             self._wake.set()
 
@@ -209,7 +212,7 @@ class EventOutbox:
             await self.offline.release_outbox(self._ready)  # the next process takes them at once
         except Exception as exc:  # they are free once their write lease ends
             log.warning("cannot release the outbox entries: %s", exc)
-        self._ready, self._drop, self._tables = [], [], {}
+        self._ready, self._drop, self._tables, self._held = [], [], {}, 0
         if self._publisher is not None and self._thread is not None:
             await asyncio.get_running_loop().run_in_executor(self._thread, self._publisher.close)
             self._thread.shutdown(wait=False)
@@ -288,14 +291,20 @@ class EventOutbox:
         batches: list[list[Message]] = [encode_events(entry, rows) for entry, rows in found]
         return self._publisher.send(batches, wait)
 
+    def _take(self, entry: OutboxEntry) -> pa.Table | None:
+        table = self._tables.pop((entry.call, entry.feature_id), None)
+        if table is not None:
+            self._held -= table.num_rows
+        return table
+
     def _forget(self, entries: Sequence[OutboxEntry]) -> None:
         for e in entries:
-            self._tables.pop((e.call, e.feature_id), None)
+            self._take(e)
 
     async def _rows(self, entry: OutboxEntry) -> pa.Table:
         """The rows ``entry``'s call stored (its ingestion time, within its event time range),
         in event time order."""
-        table = self._tables.pop((entry.call, entry.feature_id), None)
+        table = self._take(entry)
         if table is not None:
             return table.take(pc.sort_indices(table.column("event_timestamp")))
         start = EPOCH + timedelta(microseconds=entry.start_us)
