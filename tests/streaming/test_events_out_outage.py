@@ -39,12 +39,12 @@ async def test_a_write_while_the_broker_is_down_is_published_when_it_is_back(tmp
             )
             assert result.stored == 2
             assert time.perf_counter() - started < 1.0  # the write does not wait for Kafka
-            assert await fs.offline.outbox_backlog() == 1
+            assert await fs.offline.outbox_backlog() >= 1  # (the first one's removal is batched)
             await asyncio.sleep(3)
             assert fs.events.published == 1  # nowhere to publish to
             broker.start()  # memory storage: the topic is created again, empty
             for _ in range(600):
-                if fs.events.published == 3:
+                if fs.events.published == 3 and await fs.offline.outbox_backlog() == 0:
                     break
                 await asyncio.sleep(0.1)
             assert fs.events.published == 3
@@ -75,7 +75,7 @@ async def test_a_cli_run_during_an_outage_leaves_its_events_to_a_later_process(t
         )
         async with later:  # any process using the store publishes what others left
             for _ in range(600):
-                if later.events.published == 3:
+                if later.events.published == 3 and await later.offline.outbox_backlog() == 0:
                     break
                 await asyncio.sleep(0.1)
             assert later.events.published == 3

@@ -58,6 +58,7 @@ ROUND_ENTRIES = 64
 # stop adding entries to a round past this many events: a round cut short by ``close`` is
 # published again in full later, so rounds stay small (~1 s)
 ROUND_EVENTS = 100_000
+DONE_BATCH = 256
 HELD_ROWS = 2_000_000  # rows kept in memory for publishing at most; beyond, they are read back
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PUBLISHER_NICE = 10
@@ -111,7 +112,10 @@ class EventOutbox:
         self.failures = 0  # rounds that failed (the broker down, …)
         self.backlog = 0  # outbox entries, as last counted
         self._ready: list[OutboxEntry] = []  # committed by this process's writes, held by it
-        self._drop: list[OutboxEntry] = []  # entries whose call stored nothing
+        # entries to remove: published, or their call stored nothing (in batches: at most
+        # every POLL_SECONDS or DONE_BATCH at a time, so a single write costs one outbox write)
+        self._done: list[OutboxEntry] = []
+        self._next_flush = 0.0
         # the rows of ready entries whose call stored every row it was given: published from
         # memory, not read back (dropped when a round fails: a retry reads them back)
         self._tables: dict[tuple[str, str], pa.Table] = {}
@@ -168,7 +172,7 @@ class EventOutbox:
         for e in entries:
             stored = counts.get(e.feature_id, WriteCount()).stored
             if not stored:
-                self._drop.append(e)
+                self._done.append(e)
                 continue
             self._ready.append(e)
             table = tables.get(e.feature_id)
@@ -202,17 +206,18 @@ class EventOutbox:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         try:
-            while self._ready or self._drop:
+            while self._ready:
                 left = deadline - time.monotonic()
                 if left <= 0.5 or not await self.drain(claim=False, wait=left):
                     break
         except Exception as exc:
             log.warning("cannot publish the remaining value-change events: %s", exc)
         try:
+            await self._flush_done()
             await self.offline.release_outbox(self._ready)  # the next process takes them at once
-        except Exception as exc:  # they are free once their write lease ends
-            log.warning("cannot release the outbox entries: %s", exc)
-        self._ready, self._drop, self._tables, self._held = [], [], {}, 0
+        except Exception as exc:  # they are free once their lease ends
+            log.warning("cannot settle the outbox entries: %s", exc)
+        self._ready, self._done, self._tables, self._held = [], [], {}, 0
         if self._publisher is not None and self._thread is not None:
             await asyncio.get_running_loop().run_in_executor(self._thread, self._publisher.close)
             self._thread.shutdown(wait=False)
@@ -239,21 +244,21 @@ class EventOutbox:
         assert self._lock is not None
         async with self._lock:
             entries, self._ready = self._ready, []
-            drop, self._drop = self._drop, []
-            if drop:
-                await self.offline.remove_outbox(drop)
+            if len(self._done) >= DONE_BATCH or time.monotonic() >= self._next_flush:
+                await self._flush_done()
             if claim and time.monotonic() >= self._next_claim:
                 self._next_claim = time.monotonic() + POLL_SECONDS
                 entries += await self.offline.claim_outbox(ROUND_ENTRIES, int(CLAIM_LEASE_SECONDS * 1e6))
+                self.backlog = await self.offline.outbox_backlog()
             if not entries:
-                if claim:
-                    self.backlog = await self.offline.outbox_backlog()
                 return True
             entries.sort(key=lambda e: e.created_us)
-            ok = await self._publish(entries, wait)
-            if claim or ok:
-                self.backlog = await self.offline.outbox_backlog()
-            return ok
+            return await self._publish(entries, wait)
+
+    async def _flush_done(self) -> None:
+        self._next_flush = time.monotonic() + POLL_SECONDS
+        done, self._done = self._done, []
+        await self.offline.remove_outbox(done)
 
     async def _publish(self, entries: list[OutboxEntry], wait: float) -> bool:
         found: list[tuple[OutboxEntry, pa.Table]] = []
@@ -276,7 +281,7 @@ class EventOutbox:
             self._wake.set()
         ok, error = await asyncio.get_running_loop().run_in_executor(self._thread, self._send, found, wait)
         if ok:
-            await self.offline.remove_outbox(taken)
+            self._done.extend(taken)
             self.published += count
             return True
         self.failures += 1
