@@ -4,6 +4,7 @@ event): every kind of value must still come out as valid JSON that means the sam
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -11,7 +12,7 @@ import pytest
 
 from fstore.backends.offline.base import OutboxEntry
 from fstore.streaming.events import FeatureValueEvent
-from fstore.streaming.publisher import encode_events, event_id
+from fstore.streaming.publisher import encode_all, encode_events, event_id
 
 ENTRY = OutboxEntry("call", "f", "f", "customer", 1_767_225_600_123_456, 0, 0, 'a "quoted" source')
 TS = [
@@ -76,3 +77,20 @@ def test_every_kind_of_value_encodes_to_the_same_json(
 
 def test_no_rows_no_events() -> None:
     assert encode_events(ENTRY, rows(pa.array([1.0]), pa.array([1.0])).slice(0, 0)) == []
+
+
+def test_consecutive_calls_encode_together_and_in_order() -> None:
+    first = rows(pa.array([1.0, 2.0, 3.0]), pa.nulls(3))
+    later = ENTRY.ingested_us + 1
+    second = rows(pa.array([4.0, 5.0, 6.0]), pa.array([0.1, 0.2, 0.3])).set_column(
+        5, "ingested_at", pa.array([later] * 3, pa.timestamp("us", tz="UTC"))
+    )
+    other = replace(ENTRY, feature_id="g", feature="g")
+    batches = encode_all([(ENTRY, first), (ENTRY, second), (other, first), (ENTRY, first.slice(0, 0))])
+    assert [len(b) for b in batches] == [6, 3]  # the two calls of "f" in one pass; "g" alone
+    events = [FeatureValueEvent.model_validate_json(v) for b in batches for _, v in b]
+    assert [e.value for e in events] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 1.0, 2.0, 3.0]
+    assert [e.transformed for e in events[:6]] == [None, None, None, 0.1, 0.2, 0.3]
+    assert [e.ingested_at.microsecond for e in events[:6]] == [123456] * 3 + [123457] * 3
+    assert events[3].event_id.split("/")[2] == str(later)
+    assert {e.feature for e in events[6:]} == {"g"}

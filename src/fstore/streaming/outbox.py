@@ -43,7 +43,7 @@ from fstore.backends.offline.base import OfflineStore, OutboxEntry, WriteCount
 from fstore.catalog import ResolvedFeature
 from fstore.config import Settings
 from fstore.errors import NotFoundError
-from fstore.streaming.publisher import Message, Publisher, encode_events
+from fstore.streaming.publisher import Publisher, encode_all
 from fstore.values import Values
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 WRITE_LEASE_SECONDS = 120.0
 CLAIM_LEASE_SECONDS = 60.0  # a claimed round: read, encode, produce, acknowledged
 RETRY_SECONDS = 2.0
+LINGER_SECONDS = 0.05  # a write's events wait this long for others to publish with
 POLL_SECONDS = 2.0  # how often a process looks for entries others left
 CLOSE_SECONDS = 5.0
 SEND_TIMEOUT_SECONDS = 15.0  # > the producer's message.timeout.ms: every outcome is known
@@ -234,6 +235,8 @@ class EventOutbox:
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            if self._wake.is_set() and not self._stopping:
+                await asyncio.sleep(LINGER_SECONDS)  # writes of a burst join one round
             self._wake.clear()
 
     # -- publishing -----------------------------------------------------------------------------
@@ -293,8 +296,7 @@ class EventOutbox:
     def _send(self, found: list[tuple[OutboxEntry, pa.Table]], wait: float) -> tuple[bool, str | None]:
         """In a worker thread: encode (Arrow releases the GIL) and produce."""
         assert self._publisher is not None
-        batches: list[list[Message]] = [encode_events(entry, rows) for entry, rows in found]
-        return self._publisher.send(batches, wait)
+        return self._publisher.send(encode_all(found), wait)
 
     def _take(self, entry: OutboxEntry) -> pa.Table | None:
         table = self._tables.pop((entry.call, entry.feature_id), None)

@@ -79,14 +79,38 @@ def _iso(column: pa.Array) -> pa.Array:
     return pc.utf8_replace_slice(text, start=10, stop=11, replacement="T")
 
 
+def encode_all(found: Sequence[tuple[OutboxEntry, pa.Table]]) -> list[list[Message]]:
+    """``encode_events`` of each entry's rows, in order; consecutive entries of the same
+    feature, entity and source are encoded together (a burst of small write calls costs one
+    pass, not one each)."""
+    groups: list[tuple[tuple[str, str, str, str], OutboxEntry, list[pa.Table]]] = []
+    for entry, rows in found:
+        if rows.num_rows:
+            key = (entry.feature_id, entry.feature, entry.entity, entry.source)
+            if groups and groups[-1][0] == key:
+                groups[-1][2].append(rows)
+            else:
+                groups.append((key, entry, [rows]))
+    out = []
+    for _, entry, tables in groups:
+        try:
+            rows = pa.concat_tables(tables, promote_options="permissive")
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # kinds that do not mix: one at a time
+            out += [encode_events(entry, t) for t in tables]
+            continue
+        out.append(encode_events(entry, rows))
+    return out
+
+
 def encode_events(entry: OutboxEntry, rows: pa.Table) -> list[Message]:
-    """The events of ``rows`` (history rows of ``entry``'s feature, all ingested by its call),
-    built column by column with Arrow's string kernels: no per-event Python work but the
-    final conversion to bytes."""
+    """The events of ``rows`` (history rows of ``entry``'s feature — of one or more calls
+    with the same feature, entity and source), built column by column with Arrow's string
+    kernels: no per-event Python work but the final conversion to bytes."""
     if rows.num_rows == 0:
         return []
     rows = rows.combine_chunks()
-    ingested = _iso(rows.column("ingested_at").combine_chunks().slice(0, 1))[0].as_py()
+    ingested_at = rows.column("ingested_at").combine_chunks()
+    ingested_us = pc.cast(pc.cast(ingested_at, pa.int64()), pa.string())
     entity_ids = rows.column("entity_id").combine_chunks()
     eid = _json_text(entity_ids)
     event_ts = rows.column("event_timestamp").combine_chunks()
@@ -98,7 +122,9 @@ def encode_events(entry: OutboxEntry, rows: pa.Table) -> list[Message]:
     texts = pc.binary_join_element_wise(
         head,
         micros,
-        f"/{entry.ingested_us}/",
+        "/",
+        ingested_us,
+        "/",
         eid,
         f'","feature":"{entry.feature}","feature_version":',
         versions,
@@ -110,7 +136,9 @@ def encode_events(entry: OutboxEntry, rows: pa.Table) -> list[Message]:
         _json_values(rows.column("transformed").combine_chunks()),
         ',"event_timestamp":"',
         _iso(event_ts),
-        f'Z","ingested_at":"{ingested}Z","source":{orjson.dumps(entry.source).decode()}}}',
+        'Z","ingested_at":"',
+        _iso(ingested_at),
+        f'Z","source":{orjson.dumps(entry.source).decode()}}}',
         "",
     )
     # the key is ``events.entity_key``, built column-wise
