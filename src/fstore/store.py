@@ -311,8 +311,10 @@ class FeatureStore(RegistryMethods):
             online.setdefault(resolved.entity.name, []).append(write)
         if not tables:
             return {}
-        pending = await self.guard.begin(oldest_event_times(batches))
-        outbox = await self.events.begin(batches, now_us)
+        # both durable before the offline write; concurrently: one round trip's wait, not two
+        pending, outbox = await self.events.alongside(
+            self.guard.begin(oldest_event_times(batches)), batches, now_us
+        )
         counts = await self.offline.write(tables)
         await self.guard.publish(online, pending)
         self.events.written(outbox, counts, tables)

@@ -31,10 +31,11 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -47,6 +48,7 @@ from fstore.streaming.publisher import Publisher, encode_all
 from fstore.values import Values
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 WRITE_LEASE_SECONDS = 120.0
 CLAIM_LEASE_SECONDS = 60.0  # a claimed round: read, encode, produce, acknowledged
@@ -161,6 +163,19 @@ class EventOutbox:
                 )
         await self.offline.add_outbox(entries)
         return entries
+
+    async def alongside(
+        self, other: Awaitable[T], batches: Sequence[tuple[ResolvedFeature, Values]], ingested_us: int
+    ) -> tuple[T, list[OutboxEntry]]:
+        """``other`` (the repair ledger's entry of the same call) and ``begin``, concurrently;
+        raises the first error once both are done."""
+        if not self.enabled:
+            return await other, []
+        first, second = await asyncio.gather(other, self.begin(batches, ingested_us), return_exceptions=True)
+        for result in (first, second):
+            if isinstance(result, BaseException):
+                raise result
+        return first, second  # type: ignore[return-value]
 
     def written(
         self,
