@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,20 +32,13 @@ if TYPE_CHECKING:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _micros(ts: datetime) -> int:
-    if ts.tzinfo is None:  # a naive time is UTC, as everywhere in FStore
-        ts = ts.replace(tzinfo=UTC)
-    delta = ts - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
 @dataclass(slots=True)
 class _Group:
     """One feature's events of a batch, as parallel lists."""
 
     records: list[Record] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
-    times: list[int] = field(default_factory=list)
+    times: list[datetime] = field(default_factory=list)  # naive ones are UTC (Arrow's reading too)
     values: list[Any] = field(default_factory=list)
 
     def drop(self, keep: list[int]) -> _Group:
@@ -130,7 +123,7 @@ class IngestHandler:
             eid = event.entity_id
             group.ids.append(eid if type(eid) is str else str(eid))
             ts = event.event_timestamp
-            group.times.append(record.timestamp_ms * 1000 if ts is None else _micros(ts))
+            group.times.append(_EPOCH + timedelta(milliseconds=record.timestamp_ms) if ts is None else ts)
             group.values.append(event.value)
         return groups
 
@@ -148,7 +141,7 @@ class IngestHandler:
                     group = self._row_by_row(resolved, group, refused)
                     continue
                 values = coerce_column(resolved.feature, column, ids)
-                return Values(ids, pa.array(group.times, pa.int64()).cast(TS_TYPE), values)
+                return Values(ids, pa.array(group.times, TS_TYPE), values)
             except (InvalidValueError, ValidationError) as exc:
                 row = exc.details.get("row")
                 if row is None:  # not about one row: refuse the whole feature's events

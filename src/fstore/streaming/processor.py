@@ -46,6 +46,9 @@ CONSUMER_DEFAULTS: dict[str, Any] = {
     "session.timeout.ms": 10_000,
     "heartbeat.interval.ms": 1_000,
     "max.poll.interval.ms": 300_000,
+    # how long the broker may hold a fetch without data; some brokers (Tansu) hold it that
+    # long even when data arrives, which would add up to it to every event's latency
+    "fetch.wait.max.ms": 50,
 }
 TP = tuple[str, int]
 
