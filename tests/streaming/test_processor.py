@@ -11,12 +11,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from uuid import uuid4
 
+import numpy as np
 from processor_helpers import create_topics, event, kafka_settings, produce, read_topic
 
 from fstore import FeatureStore
 from fstore.models import Entity, Feature
 from fstore.streaming.kafka import topics
 from fstore.streaming.processor import ProcessorOptions, run_processor
+from fstore.streaming.processor_http import LagHistogram
 from server_redis import free_port
 
 
@@ -112,3 +114,25 @@ async def test_events_are_stored_and_malformed_ones_dead_lettered(
         for name, count in (("amount", 300), ("plan", 20)):
             history = await store.get_feature_history(name, include_superseded=True)
             assert history.num_rows == count
+
+
+def test_the_lag_histogram_counts_a_whole_batch_like_prometheus() -> None:
+    lag = LagHistogram("lag_seconds", "lag", buckets=(0.1, 1.0))
+    lag.observe_many(np.array([0.05, 0.1, 0.5, 1.0, 3.0]))
+    lag.observe_many(np.array([]))
+    (family,) = lag.collect()
+    buckets = {s.labels["le"]: s.value for s in family.samples if s.name.endswith("_bucket")}
+    assert buckets == {"0.1": 2, "1.0": 4, "+Inf": 5}  # a bucket counts values <= its bound
+    assert [s.value for s in family.samples if s.name.endswith("_sum")] == [4.65]
+
+
+def test_processor_run_needs_kafka(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from fstore.cli import app
+
+    result = CliRunner().invoke(
+        app, ["--home", str(tmp_path / "fs"), "processor", "run"], env={"FSTORE_KAFKA_BOOTSTRAP_SERVERS": ""}
+    )
+    assert result.exit_code == 6 and "FSTORE_KAFKA_BOOTSTRAP_SERVERS" in result.output
+    assert not (tmp_path / "fs").exists()  # nothing opened

@@ -320,6 +320,7 @@ async def run_processor(
     from fstore.store import FeatureStore
     from fstore.streaming.processor_http import serve
 
+    client_config(settings)  # fails before anything starts when Kafka is not configured
     metrics, health = ProcessorMetrics(), Health()
     http = serve(metrics, health, metrics_port, metrics_host) if metrics_port is not None else None
     if stop is None:
