@@ -102,7 +102,9 @@ class Processor:
         self.health = health or Health()
         self.dead_letter_topic = topics(settings).dead_letter
         self._topics = sorted({t for h in self.handlers for t in h.topics})
-        self._pending: list[Record] = []  # the in-flight batch (rebalance callbacks filter it)
+        # the batch being handled and the next one being polled (rebalance callbacks filter both)
+        self._pending: list[Record] = []
+        self._filling: list[Record] = []
         self._committed: dict[TP, int] = {}
         self._paused = False
         base = client_config(self.settings)
@@ -133,35 +135,45 @@ class Processor:
         )
         self.health.state = "running"
         log.info("processor consuming %s in group %s", ", ".join(self._topics), self.options.group_id)
+        poll = asyncio.create_task(asyncio.to_thread(self._poll_batch, stop))
         try:
-            while not stop.is_set():
-                await asyncio.to_thread(self._poll_batch, stop)
+            while True:
+                await poll
+                self._pending, self._filling = self._filling, []
+                if stop.is_set():  # a batch polled but not handled stays uncommitted: replayed
+                    break
+                # the next batch is polled while this one is handled (librdkafka is thread-safe)
+                poll = asyncio.create_task(asyncio.to_thread(self._poll_batch, stop))
                 if self._pending:
-                    await self._process(stop)
+                    await self._process(stop, poll)
         finally:
             self.health.state = "stopping"
+            if not poll.done():
+                await asyncio.wait([poll])
             await asyncio.to_thread(self._close)
 
     def _poll_batch(self, stop: asyncio.Event) -> None:
-        """Fill ``_pending`` up to the batch size or until the batch timeout (worker thread)."""
+        """Fill ``_filling`` up to the batch size or until the batch timeout (worker thread)."""
         assert self._consumer is not None
         size, deadline = self.options.batch_size, time.monotonic() + self.options.batch_timeout
-        while len(self._pending) < size and not stop.is_set():
+        while len(self._filling) < size and not stop.is_set():
             remaining = deadline - time.monotonic()
-            msgs = self._consumer.consume(size - len(self._pending), max(remaining, 0.0))
-            self._take(msgs)
+            msgs = self._consumer.consume(size - len(self._filling), max(remaining, 0.0))
+            self._take(msgs, self._filling)
             if remaining <= 0:
                 break
 
-    def _take(self, msgs: list[Message]) -> None:
+    def _take(self, msgs: list[Message], into: list[Record]) -> None:
         for msg in msgs:
             err = msg.error()
             if err is None:
-                self._pending.append(_record(msg))
+                into.append(_record(msg))
             elif err.code() != KafkaError._PARTITION_EOF:
                 log.warning("consumer: %s", err)
 
-    async def _process(self, stop: asyncio.Event) -> None:
+    async def _process(self, stop: asyncio.Event, poll: asyncio.Future[None]) -> None:
+        """Handle ``_pending`` and commit it; on a store outage, take in the batch ``poll`` is
+        fetching, pause, and retry until it goes through (or ``stop``)."""
         backoff = 0.2
         while self._pending:
             records = list(self._pending)
@@ -177,6 +189,10 @@ class Processor:
                     await asyncio.to_thread(self._dead_letter, refused)
             except StoreUnavailableError as exc:
                 self.metrics.failed.inc(len(records))
+                if not poll.done():
+                    await asyncio.wait([poll])
+                self._pending.extend(self._filling)  # newer than the batch, in partition order
+                self._filling = []
                 self._pause(exc)
                 if stop.is_set():
                     log.warning("stopping: abandoning a batch of %d records (replayed later)", len(records))
@@ -230,7 +246,7 @@ class Processor:
         assert self._consumer is not None
         deadline = time.monotonic() + seconds
         while (remaining := deadline - time.monotonic()) > 0:
-            self._take(self._consumer.consume(self.options.batch_size, min(remaining, 0.5)))
+            self._take(self._consumer.consume(self.options.batch_size, min(remaining, 0.5)), self._pending)
             self._consumer.pause(self._consumer.assignment())  # also partitions newly assigned
         self._update_lag()
 
@@ -269,6 +285,7 @@ class Processor:
         gone = {(p.topic, p.partition) for p in partitions}
         # their new owner replays them from the committed offset; we must not commit them
         self._pending[:] = [r for r in self._pending if (r.topic, r.partition) not in gone]
+        self._filling[:] = [r for r in self._filling if (r.topic, r.partition) not in gone]
         for key in gone:
             self._committed.pop(key, None)
         self._set_assigned(consumer, [], partitions)
