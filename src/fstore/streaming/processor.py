@@ -209,6 +209,9 @@ class Processor:
             self.metrics.batches.inc()
             self.metrics.batch_seconds.observe(time.perf_counter() - started)
             return
+        # a rebalance during the outage took every record away: consume again (the next batch
+        # finds out whether the store is back)
+        self._resume()
 
     # -- Kafka calls (worker thread) ------------------------------------------------------------
 
