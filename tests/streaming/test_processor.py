@@ -16,6 +16,8 @@ from processor_helpers import create_topics, event, kafka_settings, produce, rea
 
 from fstore import FeatureStore
 from fstore.models import Entity, Feature
+from fstore.streaming.handlers import Record
+from fstore.streaming.ingest import IngestHandler
 from fstore.streaming.kafka import topics
 from fstore.streaming.processor import ProcessorOptions, run_processor
 from fstore.streaming.processor_http import LagHistogram
@@ -59,6 +61,10 @@ async def test_events_are_stored_and_malformed_ones_dead_lettered(
             event("amount", "", 1.0),
             (b"k", json.dumps({"feature": "amount", "entity_id": "c1", "value": 1, "extra": 1}).encode()),
             event("plan", "c1", 7),
+            event("amount", "c1", True),
+            event("amount", "c1", [1.0]),
+            event("bad name!!", "c1", 1.0),
+            event("amount", "c1", 2**70 * 1.0, "not a time"),
         ]
         sent_at = time.time()
         produce(kafka_bootstrap, names.ingest, good[:150] + bad + good[150:])
@@ -90,8 +96,12 @@ async def test_events_are_stored_and_malformed_ones_dead_lettered(
         assert b"entity_id" in reasons[bad[3][1]]["fstore-reason"]
         assert b"entity id" in reasons[bad[4][1]]["fstore-reason"]
         assert b"categorical" in reasons[bad[6][1]]["fstore-reason"]
+        assert b"numerical" in reasons[bad[7][1]]["fstore-reason"]
+        assert b"numerical" in reasons[bad[8][1]]["fstore-reason"]
+        assert b"unknown feature" in reasons[bad[9][1]]["fstore-reason"]
+        assert b"event_timestamp" in reasons[bad[10][1]]["fstore-reason"]
         assert "fstore_processor_events_processed_total 320.0" in metrics
-        assert "fstore_processor_events_dead_lettered_total 7.0" in metrics
+        assert "fstore_processor_events_dead_lettered_total 11.0" in metrics
         assert "fstore_processor_event_lag_seconds_count 320.0" in metrics
 
         # an event without a time took its message's timestamp
@@ -136,3 +146,27 @@ def test_processor_run_needs_kafka(tmp_path: Path) -> None:
     )
     assert result.exit_code == 6 and "FSTORE_KAFKA_BOOTSTRAP_SERVERS" in result.output
     assert not (tmp_path / "fs").exists()  # nothing opened
+
+
+async def test_the_ingest_handler_refuses_bad_values_one_by_one(store: FeatureStore) -> None:
+    await store.create_feature(Feature(name="amount", entity="customer"))
+    values: list[object] = [1, 2**64 - 1, "x", None, 2.5]  # a column Arrow cannot build at once
+    records = [
+        Record(
+            "t",
+            0,
+            i,
+            None,
+            json.dumps({"feature": "amount", "entity_id": f"c{i}", "value": v}).encode(),
+            1_000 * i,
+        )
+        for i, v in enumerate(values)
+    ]
+    refused = await IngestHandler(store, ["t"]).handle(records)
+    assert sorted(d.record.offset for d in refused) == [2, 3]
+    history = await store.get_feature_history("amount")
+    assert history.column("value").to_pylist() == [1.0, float(2**64 - 1), 2.5]
+    # no event time: the message's (offset seconds here), so a replay is a no-op
+    assert [t.timestamp() for t in history.column("event_timestamp").to_pylist()] == [0.0, 1.0, 4.0]
+    assert await IngestHandler(store, ["t"]).handle(records[:2]) == []
+    assert (await store.get_feature_history("amount", include_superseded=True)).num_rows == 3

@@ -24,7 +24,7 @@ from fstore.enums import ValueType
 from fstore.errors import InvalidValueError, NotFoundError, ValidationError
 from fstore.streaming.events import IngestEvent
 from fstore.streaming.handlers import DeadLetter, Record
-from fstore.values import TS_TYPE, Values, check_value, coerce_column, coerce_entity_ids
+from fstore.values import TS_TYPE, Values, arrow_type, check_value, coerce_column, coerce_entity_ids
 
 if TYPE_CHECKING:
     from fstore.store import FeatureStore
@@ -92,7 +92,7 @@ class IngestHandler:
         for name, group in groups.items():
             try:
                 (resolved,) = await self.store.catalog.resolve([name])
-            except NotFoundError as exc:  # an unknown feature: its events only
+            except (NotFoundError, ValidationError) as exc:  # an unknown feature: its events only
                 refused.extend(DeadLetter(r, f"unknown feature: {exc.message}") for r in group.records)
                 continue
             values = self._validate(resolved, group, refused)
@@ -130,16 +130,20 @@ class IngestHandler:
     def _validate(self, resolved: ResolvedFeature, group: _Group, refused: list[DeadLetter]) -> Values | None:
         """The group's values, vectorised; a bad row is refused and the rest checked again
         (row by row only when the column cannot even be built)."""
+        checked = False  # every value passed check_value: the column builds with its type
         while group.records:
             try:
                 ids = coerce_entity_ids(pa.array(group.ids, pa.string()))
-                try:
-                    column = pa.array(group.values)
-                except (pa.ArrowInvalid, pa.ArrowTypeError):
-                    column = None
-                if column is None or not _kind_fits(resolved, column.type):
-                    group = self._row_by_row(resolved, group, refused)
-                    continue
+                if checked:
+                    column = pa.array(group.values, arrow_type(resolved.feature.dtype))  # type: ignore[arg-type]
+                else:
+                    try:
+                        column = pa.array(group.values)
+                    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                        column = None
+                    if column is None or not _kind_fits(resolved, column.type):
+                        group, checked = self._row_by_row(resolved, group, refused), True
+                        continue
                 values = coerce_column(resolved.feature, column, ids)
                 return Values(ids, pa.array(group.times, TS_TYPE), values)
             except (InvalidValueError, ValidationError) as exc:
@@ -152,11 +156,14 @@ class IngestHandler:
         return None
 
     def _row_by_row(self, resolved: ResolvedFeature, group: _Group, refused: list[DeadLetter]) -> _Group:
-        keep = []
+        """Check each value alone; the kept ones in canonical form (then the column builds)."""
+        keep, canonical = [], []
         for i, value in enumerate(group.values):
             try:
-                check_value(resolved.feature, value, i, group.ids[i])
+                canonical.append(check_value(resolved.feature, value, i, group.ids[i]))
                 keep.append(i)
             except InvalidValueError as exc:
                 refused.append(DeadLetter(group.records[i], exc.message))
-        return group.drop(keep)
+        kept = group.drop(keep)
+        kept.values = canonical
+        return kept
