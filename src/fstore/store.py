@@ -490,3 +490,12 @@ class FeatureStore(RegistryMethods):
             end=to_datetime(end) if end is not None else None,
         )
         return FeatureStatistics(feature_id=resolved.feature.id, **stats)
+
+    # -- streaming ------------------------------------------------------------------------------
+
+    async def store_many(self, batches: Sequence[tuple[ResolvedFeature, Values]]) -> dict[str, WriteCount]:
+        """Store already validated values of many features (resolved through ``catalog``) as
+        one write: one atomic offline write, then the online copy. The Feature Processor's
+        entry point; returns the offline counts by feature id."""
+        await self._ready()
+        return await self._write(batches)
