@@ -62,7 +62,9 @@ class Aggregator:
         delta.dropped = hit.dropped
         # an entity's watermark after the batch: watermarks() already started from the old one
         delta.marks = pd.Series(marks, index=events.entities.to_numpy()).groupby(level=0).max()
-        merged = self._merge(self._partials(events, hit.rows, hit.starts)) if len(hit.rows) else empty_windows()
+        merged = (
+            self._merge(self._partials(events, hit.rows, hit.starts)) if len(hit.rows) else empty_windows()
+        )
         # a window the batch's later events closed is emitted but not kept: it takes no more events
         delta.upserts = merged[self._open(merged.index, delta.marks)]
         cached = self.windows.index
@@ -110,12 +112,21 @@ class Aggregator:
         if fn in _NUMERIC_FUNCTIONS:
             frame["v"] = pd.to_numeric(pd.Series(raw), errors="raise").astype(np.float64)
             agg = frame.groupby(["entity", "start"], sort=False)["v"].agg(["count", "sum", "min", "max"])
-            out["n"], out["sum"], out["min"], out["max"] = agg["count"].astype(np.float64), agg["sum"], agg["min"], agg["max"]
+            out["n"], out["sum"], out["min"], out["max"] = (
+                agg["count"].astype(np.float64),
+                agg["sum"],
+                agg["min"],
+                agg["max"],
+            )
             return out
         frame["v"] = raw
         present = frame[pd.notna(raw)]
         if fn is F.LAST:
-            latest = present.sort_values(["ts", "pos"], kind="stable").groupby(["entity", "start"], sort=False).tail(1)
+            latest = (
+                present.sort_values(["ts", "pos"], kind="stable")
+                .groupby(["entity", "start"], sort=False)
+                .tail(1)
+            )
             latest = latest.set_index(["entity", "start"])
             out["last_ts"] = latest["ts"].astype(np.float64)
             out["last_pos"] = latest["pos"].astype(np.float64)

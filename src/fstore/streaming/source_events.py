@@ -28,7 +28,7 @@ def epoch_ms(raw: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
     numbers = pd.to_numeric(series.where(series.map(_is_number), None), errors="coerce")
     texts = series.where(~series.map(_is_number), None)
     parsed = pd.to_datetime(texts, utc=True, format="ISO8601", errors="coerce")
-    ms = parsed.astype("datetime64[ms, UTC]").astype("int64", copy=False)
+    ms = parsed.astype("datetime64[ms, UTC]").astype("int64")
     out = np.where(numbers.notna(), numbers.fillna(0).to_numpy(np.float64), ms.to_numpy(np.float64))
     ok = numbers.notna().to_numpy() | parsed.notna().to_numpy()
     return np.where(ok, out, 0).astype(np.int64), ok
@@ -48,7 +48,9 @@ def entity_ids(raw: Sequence[Any]) -> tuple[pd.Series, np.ndarray]:
         ids = arr.cast(pa.string()).to_pandas()
         return ids.fillna(""), ids.notna().to_numpy() & (ids != "").to_numpy()
     series = pd.Series(raw, dtype=object)
-    ok = series.map(lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, str) and v != ""))
+    ok = series.map(
+        lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, str) and v != "")
+    )
     return series.where(ok, "").astype(str), ok.to_numpy(bool)
 
 
@@ -65,7 +67,9 @@ def extract(
         ts, ok_ts = np.asarray(times, dtype=np.int64), np.ones(len(objs), bool)
     else:
         ts, ok_ts = epoch_ms([o.get(spec.timestamp_field) for o in objs])
-    values = pd.Series([o.get(spec.value_field) for o in objs] if spec.value_field else [None] * len(objs), dtype=object)
+    values = pd.Series(
+        [o.get(spec.value_field) for o in objs] if spec.value_field else [None] * len(objs), dtype=object
+    )
     ok_value = np.ones(len(objs), bool)
     if spec.function in _NUMERIC_FUNCTIONS:
         ok_value = (values.isna() | values.map(_is_number)).to_numpy(bool)

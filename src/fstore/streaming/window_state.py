@@ -118,12 +118,16 @@ class WindowStateStore:
         if rows:
             cols = list(zip(*rows, strict=True))
             index = pd.MultiIndex.from_arrays(
-                [pd.Index(cols[0], dtype=object), pd.Index(cols[1], dtype=np.int64)], names=["entity", "start"]
+                [pd.Index(cols[0], dtype=object), pd.Index(cols[1], dtype=np.int64)],
+                names=["entity", "start"],
             )
-            data: dict[str, Any] = {c: np.array(v, dtype=np.float64) for c, v in zip(NUMERIC, cols[2:9], strict=True)}
+            data: dict[str, Any] = {
+                c: np.array(v, dtype=np.float64) for c, v in zip(NUMERIC, cols[2:9], strict=True)
+            }
             data["last_value"] = pd.Series([_loads(v) for v in cols[9]], dtype=object).to_numpy()
             data["distinct"] = pd.Series(
-                [None if v is None else {_hashable(x) for x in orjson.loads(v)} for v in cols[10]], dtype=object
+                [None if v is None else {_hashable(x) for x in orjson.loads(v)} for v in cols[10]],
+                dtype=object,
             ).to_numpy()
             frame = pd.DataFrame(data, index=index)
         marks = dict(self._db.execute("SELECT entity, mark FROM marks WHERE key = ?", (key,)).fetchall())
@@ -142,7 +146,8 @@ class WindowStateStore:
                         [(d.key, e, s) for e, s in d.evicted],
                     )
                 db.executemany(
-                    "INSERT OR REPLACE INTO windows VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", _window_rows(d.key, d.upserts)
+                    "INSERT OR REPLACE INTO windows VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    _window_rows(d.key, d.upserts),
                 )
                 db.executemany(
                     "INSERT OR REPLACE INTO marks VALUES (?,?,?)",
@@ -150,11 +155,13 @@ class WindowStateStore:
                 )
                 if d.dropped:
                     db.execute(
-                        "INSERT INTO dropped VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET n = n + excluded.n",
+                        "INSERT INTO dropped VALUES (?, ?)"
+                        " ON CONFLICT (key) DO UPDATE SET n = n + excluded.n",
                         (d.key, d.dropped),
                     )
             db.executemany(
-                "INSERT OR REPLACE INTO positions VALUES (?,?,?)", [(t, p, o) for (t, p), o in positions.items()]
+                "INSERT OR REPLACE INTO positions VALUES (?,?,?)",
+                [(t, p, o) for (t, p), o in positions.items()],
             )
             db.execute("COMMIT")
         except BaseException:
@@ -172,7 +179,9 @@ def _window_rows(key: str, frame: pd.DataFrame) -> Iterable[tuple[Any, ...]]:
         return []
     numeric = [frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in NUMERIC]
     last = [_json(v) if v is not None and v == v else None for v in frame["last_value"].tolist()]  # NaN: none
-    distinct = [_json(sorted(s, key=repr)) if isinstance(s, set) else None for s in frame["distinct"].tolist()]
+    distinct = [
+        _json(sorted(s, key=repr)) if isinstance(s, set) else None for s in frame["distinct"].tolist()
+    ]
     entities = frame.index.get_level_values(0).tolist()
     starts = frame.index.get_level_values(1).tolist()
     return zip([key] * len(frame), entities, starts, *numeric, last, distinct, strict=True)
