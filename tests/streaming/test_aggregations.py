@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+import pyarrow as pa
 import pytest
 from aggregation_reference import (
     FUNCTIONS,
@@ -23,6 +24,7 @@ from aggregation_reference import (
 
 from fstore import FeatureStore
 from fstore.errors import ValidationError
+from fstore.streaming import aggregator
 from fstore.streaming.aggregations import AggregationHandler, backfill
 from fstore.streaming.handlers import Record
 from fstore.streaming.window_state import WindowStateStore
@@ -69,7 +71,12 @@ async def test_online_serves_the_current_window(store: FeatureStore, tmp_path: P
         assert int(served.event_timestamp.timestamp() * 1000) == latest["end"]
 
 
-async def test_state_survives_a_restart(store: FeatureStore, tmp_path: Path) -> None:
+@pytest.mark.parametrize("snapshot_rows", [50_000, 40])
+async def test_state_survives_a_restart(
+    store: FeatureStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, snapshot_rows: int
+) -> None:
+    """With the state log compacted often (40 rows) or not at all in this test (50,000)."""
+    monkeypatch.setattr(aggregator, "SNAPSHOT_MIN_ROWS", snapshot_rows)
     events = make_events(seed=11)
     await store.create_feature(definition("amount_sum", "sum", "hopping"))
     await store.create_feature(definition("amount_kinds", "distinct_count", "sliding"))
@@ -85,6 +92,20 @@ async def test_state_survives_a_restart(store: FeatureStore, tmp_path: Path) -> 
         await second.handle(batch)
     assert_same(await stored(store, "amount_sum"), expected(events, "sum", "hopping"))
     assert_same(await stored(store, "amount_kinds"), expected(events, "distinct_count", "sliding"))
+    if snapshot_rows < 100:  # compacted: closed windows were forgotten, the log holds a snapshot
+        rows = second.engine.state._db.execute(
+            "SELECT key, MIN(seq), MIN(CASE WHEN snapshot = 1 THEN seq END), SUM(snapshot)"
+            " FROM state_log GROUP BY key"
+        ).fetchall()
+        assert len(rows) == 2
+        assert all(first == snap and n == 1 for _, first, snap, n in rows)  # older entries deleted
+        kinds = {"amount_sum": "hopping", "amount_kinds": "sliding"}
+        for agg in second.engine.aggregators:
+            (blob,) = second.engine.state._db.execute(
+                "SELECT windows FROM state_log WHERE key = ? AND snapshot = 1", (agg.key,)
+            ).fetchone()
+            kept = pa.ipc.open_stream(blob).read_all().num_rows
+            assert 0 < kept < len(expected(events, "count", kinds[agg.feature])) / 4
 
 
 async def test_a_replay_counts_nothing_twice(

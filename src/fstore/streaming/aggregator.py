@@ -19,6 +19,7 @@ from fstore.streaming.window_state import NUMERIC, StateDelta, empty_windows
 from fstore.streaming.windows import I64, assign, watermarks
 
 _NUMERIC_FUNCTIONS = {F.SUM, F.MEAN, F.MIN, F.MAX}
+SNAPSHOT_MIN_ROWS = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +52,11 @@ class Aggregator:
         self.windows = empty_windows()
         self.marks = pd.Series([], dtype=np.int64)
         self.dropped = 0
+        self._logged = 0  # window rows in the state log since its last snapshot
 
     def load(self, windows: pd.DataFrame, marks: pd.Series, dropped: int) -> None:
         self.windows, self.marks, self.dropped = windows, marks, dropped
+        self._logged = len(windows)
 
     def step(self, events: Events) -> tuple[Emitted, StateDelta]:
         spec, delta = self.spec, StateDelta(self.key)
@@ -65,31 +68,42 @@ class Aggregator:
         merged = (
             self._merge(self._partials(events, hit.rows, hit.starts)) if len(hit.rows) else empty_windows()
         )
-        # a window the batch's later events closed is emitted but not kept: it takes no more events
-        delta.upserts = merged[self._open(merged.index, delta.marks)]
-        cached = self.windows.index
-        touched = cached.get_level_values(0).isin(delta.marks.index)
-        delta.evicted = list(cached[touched & ~self._open(cached, delta.marks)])
+        delta.upserts = merged
+        self._logged += len(merged)
+        if self._logged > max(2 * len(self.windows), SNAPSHOT_MIN_ROWS):
+            self._snapshot(delta)
         return Emitted(
             merged.index.get_level_values(0).tolist(),
             merged.index.get_level_values(1).to_numpy(np.int64) + spec.size_ms,
             self._value(merged),
         ), delta
 
-    def _open(self, index: pd.MultiIndex, marks: pd.Series) -> np.ndarray:
-        """Which windows are still open under ``marks`` (entities without one: open)."""
-        mark = index.get_level_values(0).map(marks).to_numpy(np.float64)
-        ends = index.get_level_values(1).to_numpy(np.int64) + self.spec.size_ms + self.spec.lateness_ms
-        return np.isnan(mark) | (ends > mark)
+    def _snapshot(self, delta: StateDelta) -> None:
+        """Turn the delta into the whole state after it, without the windows now closed (they
+        take no more events: ``assign`` refuses them)."""
+        windows = self._with(delta.upserts)
+        marks = delta.marks.combine_first(self.marks).astype(np.int64)
+        mark = windows.index.get_level_values(0).map(marks).to_numpy(np.float64)
+        ends = (
+            windows.index.get_level_values(1).to_numpy(np.int64) + self.spec.size_ms + self.spec.lateness_ms
+        )
+        delta.upserts, delta.marks = windows[np.isnan(mark) | (ends > mark)], marks
+        delta.dropped += self.dropped
+        delta.snapshot = True
+
+    def _with(self, upserts: pd.DataFrame) -> pd.DataFrame:
+        if upserts.empty:
+            return self.windows
+        windows = pd.concat([self.windows, upserts])
+        return windows[~windows.index.duplicated(keep="last")]
 
     def apply(self, delta: StateDelta) -> None:
         """Take the delta into the cached state (after it was persisted)."""
-        windows = self.windows
-        if delta.evicted:
-            windows = windows.drop(index=delta.evicted)
-        if not delta.upserts.empty:
-            windows = pd.concat([windows[~windows.index.isin(delta.upserts.index)], delta.upserts])
-        self.windows = windows
+        if delta.snapshot:
+            self.windows, self.marks, self.dropped = delta.upserts, delta.marks, delta.dropped
+            self._logged = 0
+            return
+        self.windows = self._with(delta.upserts)
         self.marks = delta.marks.combine_first(self.marks).astype(np.int64)
         self.dropped += delta.dropped
 
