@@ -141,6 +141,8 @@ class Feature(_Model):
             raise ValueError("a categorical feature has dtype 'string'")
         if self.id in self.dependencies:
             raise ValueError(f"feature {self.id!r} cannot depend on itself")
+        if self.aggregation is not None:
+            self.aggregation.check_output(self.type is FeatureType.NUMERICAL, str(self.dtype))
         return self
 
     def validate_definition(self) -> None:

@@ -93,7 +93,8 @@ def expected(events: pd.DataFrame, function: str, window: str, lateness: int = L
         "last": groups.last(),  # the last non-null by (event time, arrival)
         "distinct_count": groups.nunique(),
     }[function]
-    return values.rename("value").reset_index()
+    # a window without a value (only null amounts) has no mean/min/max/last: nothing stored
+    return values.dropna().rename("value").reset_index()
 
 
 def records(

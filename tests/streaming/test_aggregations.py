@@ -24,6 +24,7 @@ from aggregation_reference import (
 
 from fstore import FeatureStore
 from fstore.errors import ValidationError
+from fstore.models import Feature
 from fstore.streaming import aggregator
 from fstore.streaming.aggregations import AggregationHandler, backfill
 from fstore.streaming.handlers import Record
@@ -179,6 +180,8 @@ def test_a_definition_is_checked() -> None:
 
     with pytest.raises(ValueError, match="value_field"):
         AggregationSpec(source_topic="t", entity_field="c", function="sum", size_seconds=60)
+    with pytest.raises(ValueError, match="dtype 'float'"):
+        Feature.model_validate({**definition("f", "sum", "tumbling"), "dtype": "int"})
     with pytest.raises(ValueError, match="step"):
         AggregationSpec(
             source_topic="t", entity_field="c", function="count", window="hopping", size_seconds=60

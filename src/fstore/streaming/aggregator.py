@@ -72,10 +72,13 @@ class Aggregator:
         self._logged += len(merged)
         if self._logged > max(2 * len(self.windows), SNAPSHOT_MIN_ROWS):
             self._snapshot(delta)
+        values = self._value(merged)
+        # a window whose events carried no value yet has no mean/min/max/last: nothing to store
+        has = values.notna().to_numpy()
         return Emitted(
-            merged.index.get_level_values(0).tolist(),
-            merged.index.get_level_values(1).to_numpy(np.int64) + spec.size_ms,
-            self._value(merged),
+            merged.index.get_level_values(0)[has].tolist(),
+            merged.index.get_level_values(1).to_numpy(np.int64)[has] + spec.size_ms,
+            values[has].reset_index(drop=True),
         ), delta
 
     def _snapshot(self, delta: StateDelta) -> None:
@@ -182,7 +185,8 @@ class Aggregator:
         if fn is F.DISTINCT_COUNT:
             return acc["distinct"].map(len).astype(np.int64).reset_index(drop=True)
         if fn is F.LAST:
-            return acc["last_value"].reset_index(drop=True)
+            last = acc["last_value"]
+            return last.where(last.notna(), None).reset_index(drop=True)
         if fn is F.MEAN:
             out = acc["sum"] / acc["n"].where(acc["n"] > 0)
         else:

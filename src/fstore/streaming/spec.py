@@ -76,6 +76,15 @@ class AggregationSpec(BaseModel):
             raise ValueError("a hopping/sliding window needs a step_seconds no larger than its size")
         return self
 
+    def check_output(self, numerical: bool, dtype: str) -> None:
+        """Whether a feature of that type and dtype can hold this aggregate."""
+        fn = self.function
+        counts = fn in (AggregationFunction.COUNT, AggregationFunction.DISTINCT_COUNT)
+        if counts and not numerical:
+            raise ValueError(f"a {fn.value} aggregation is a numerical feature")
+        if not counts and fn is not AggregationFunction.LAST and (not numerical or dtype != "float"):
+            raise ValueError(f"a {fn.value} aggregation is a numerical feature of dtype 'float'")
+
     @property
     def size_ms(self) -> int:
         return self.size_seconds * 1000
