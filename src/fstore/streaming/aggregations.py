@@ -88,17 +88,20 @@ class AggregationEngine:
         return sorted(refused.items())
 
     async def _store(self, results: Sequence[tuple[str, Emitted]]) -> None:
-        for feature, out in results:
-            if not out.entities:
-                continue
-            table = pa.table(
+        """One write for every feature of the batch (one atomic offline write)."""
+        batches = {
+            feature: pa.table(
                 {
                     "entity_id": pa.array(out.entities, pa.string()),
                     "value": pa.array(out.values.tolist()),
                     "event_timestamp": pa.array(out.ends, pa.timestamp("ms", tz="UTC")),
                 }
             )
-            await self.store.store_feature_values(feature, table)
+            for feature, out in results
+            if out.entities
+        }
+        if batches:
+            await self.store.store_values_of_features(batches)
 
 
 class AggregationHandler:
