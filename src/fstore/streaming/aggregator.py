@@ -20,6 +20,11 @@ from fstore.streaming.windows import I64, assign, watermarks
 
 _NUMERIC_FUNCTIONS = {F.SUM, F.MEAN, F.MIN, F.MAX}
 SNAPSHOT_MIN_ROWS = 50_000
+_NO_MARK = np.iinfo(np.int64).min
+
+
+def _empty() -> pd.DataFrame:
+    return empty_windows().reset_index(drop=True).set_axis(pd.Index([], dtype=np.int64), axis=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,54 +50,99 @@ class Emitted:
     values: pd.Series
 
 
+# the cached state is keyed by one int64 per (entity, window): the entity's code (its position
+# in ``Aggregator.entities``) above the window number (start / step, offset to be positive)
+WINDOW_BITS = 38
+_WINDOW_OFFSET = 1 << (WINDOW_BITS - 1)
+MAX_ENTITIES = 1 << (62 - WINDOW_BITS)
+
+
 class Aggregator:
     def __init__(self, feature: str, spec: AggregationSpec) -> None:
         self.feature, self.spec = feature, spec
         self.key = f"{feature}:{spec.fingerprint()}"
-        self.windows = empty_windows()
-        self.marks = pd.Series([], dtype=np.int64)
+        self.entities = pd.Index([], dtype=object)
+        self.windows = _empty()
+        self.marks = np.empty(0, dtype=np.int64)  # by entity code
         self.dropped = 0
         self._logged = 0  # window rows in the state log since its last snapshot
 
     def load(self, windows: pd.DataFrame, marks: pd.Series, dropped: int) -> None:
-        self.windows, self.marks, self.dropped = windows, marks, dropped
-        self._logged = len(windows)
+        """Take the state as ``WindowStateStore.load`` gives it."""
+        self.entities = pd.Index([], dtype=object)
+        self.marks = np.empty(0, dtype=np.int64)
+        codes = self._codes(marks.index.to_numpy(object))
+        self.marks[codes] = marks.to_numpy(np.int64)
+        wcodes = self._codes(windows.index.get_level_values(0).to_numpy(object))
+        keys = self._keys(wcodes, windows.index.get_level_values(1).to_numpy(np.int64))
+        self.windows = windows.set_axis(pd.Index(keys, dtype=np.int64), axis=0)
+        self.dropped, self._logged = dropped, len(windows)
+
+    def _codes(self, entities: np.ndarray) -> I64:
+        """Each entity's code; new entities get the next ones (their watermark: none yet)."""
+        codes = self.entities.get_indexer(entities)
+        if (codes < 0).any():
+            new = pd.unique(entities[codes < 0])
+            if len(self.entities) + len(new) > MAX_ENTITIES:
+                raise ValueError(f"aggregation {self.feature!r}: more than {MAX_ENTITIES:,} entities")
+            self.entities = self.entities.append(pd.Index(new, dtype=object))
+            self.marks = np.concatenate([self.marks, np.full(len(new), _NO_MARK, dtype=np.int64)])
+            codes = self.entities.get_indexer(entities)
+        return codes.astype(np.int64)
+
+    def _keys(self, codes: I64, starts: I64) -> I64:
+        return (codes << WINDOW_BITS) + (starts // self.spec.step_ms + _WINDOW_OFFSET)
+
+    def _unkey(self, keys: I64) -> tuple[I64, I64]:
+        codes = keys >> WINDOW_BITS
+        starts = ((keys & ((1 << WINDOW_BITS) - 1)) - _WINDOW_OFFSET) * self.spec.step_ms
+        return codes, starts
 
     def step(self, events: Events) -> tuple[Emitted, StateDelta]:
         spec, delta = self.spec, StateDelta(self.key)
-        marks = watermarks(events.entities, events.ts, self.marks)
+        codes = self._codes(events.entities.to_numpy(object))
+        marks = watermarks(codes, events.ts, self.marks)
         hit = assign(spec, events.ts, marks)
         delta.dropped = hit.dropped
         # an entity's watermark after the batch: watermarks() already started from the old one
-        delta.marks = pd.Series(marks, index=events.entities.to_numpy()).groupby(level=0).max()
-        merged = (
-            self._merge(self._partials(events, hit.rows, hit.starts)) if len(hit.rows) else empty_windows()
-        )
-        delta.upserts = merged
+        touched = pd.Series(marks).groupby(codes).max()
+        new_marks = self.marks.copy()
+        new_marks[touched.index.to_numpy(np.int64)] = touched.to_numpy(np.int64)
+        merged = _empty()
+        if len(hit.rows):
+            keys = self._keys(codes[hit.rows], hit.starts)
+            merged = self._merge(self._partials(events, hit.rows, keys))
         self._logged += len(merged)
         if self._logged > max(2 * len(self.windows), SNAPSHOT_MIN_ROWS):
-            self._snapshot(delta)
+            state = self._with(merged)
+            wcodes, starts = self._unkey(state.index.to_numpy(np.int64))
+            open_ = starts + spec.size_ms + spec.lateness_ms > new_marks[wcodes]
+            delta.upserts = self._public(state[open_])
+            delta.marks = self._marks(np.flatnonzero(new_marks != _NO_MARK), new_marks)
+            delta.dropped += self.dropped
+            delta.snapshot = True
+        else:
+            delta.upserts = self._public(merged)
+            delta.marks = self._marks(touched.index.to_numpy(np.int64), new_marks)
+        self._pending = (merged, new_marks)
         values = self._value(merged)
         # a window whose events carried no value yet has no mean/min/max/last: nothing to store
         has = values.notna().to_numpy()
+        mcodes, mstarts = self._unkey(merged.index.to_numpy(np.int64))
         return Emitted(
-            merged.index.get_level_values(0)[has].tolist(),
-            merged.index.get_level_values(1).to_numpy(np.int64)[has] + spec.size_ms,
+            self.entities[mcodes[has]].tolist(),
+            mstarts[has] + spec.size_ms,
             values[has].reset_index(drop=True),
         ), delta
 
-    def _snapshot(self, delta: StateDelta) -> None:
-        """Turn the delta into the whole state after it, without the windows now closed (they
-        take no more events: ``assign`` refuses them)."""
-        windows = self._with(delta.upserts)
-        marks = delta.marks.combine_first(self.marks).astype(np.int64)
-        mark = windows.index.get_level_values(0).map(marks).to_numpy(np.float64)
-        ends = (
-            windows.index.get_level_values(1).to_numpy(np.int64) + self.spec.size_ms + self.spec.lateness_ms
-        )
-        delta.upserts, delta.marks = windows[np.isnan(mark) | (ends > mark)], marks
-        delta.dropped += self.dropped
-        delta.snapshot = True
+    def _marks(self, codes: I64, marks: I64) -> pd.Series:
+        return pd.Series(marks[codes], index=self.entities[codes], dtype=np.int64)
+
+    def _public(self, windows: pd.DataFrame) -> pd.DataFrame:
+        """The (entity, start) form the state store keeps."""
+        codes, starts = self._unkey(windows.index.to_numpy(np.int64))
+        index = pd.MultiIndex.from_arrays([self.entities[codes], starts], names=["entity", "start"])
+        return windows.set_axis(index, axis=0)
 
     def _with(self, upserts: pd.DataFrame) -> pd.DataFrame:
         if upserts.empty:
@@ -101,34 +151,32 @@ class Aggregator:
         return windows[~windows.index.duplicated(keep="last")]
 
     def apply(self, delta: StateDelta) -> None:
-        """Take the delta into the cached state (after it was persisted)."""
+        """Take the delta ``step`` returned into the cached state (after it was persisted)."""
+        merged, marks = self._pending
         if delta.snapshot:
-            self.windows, self.marks, self.dropped = delta.upserts, delta.marks, delta.dropped
-            self._logged = 0
-            return
-        self.windows = self._with(delta.upserts)
-        self.marks = delta.marks.combine_first(self.marks).astype(np.int64)
-        self.dropped += delta.dropped
+            keys = self._keys(
+                self.entities.get_indexer(delta.upserts.index.get_level_values(0)).astype(np.int64),
+                delta.upserts.index.get_level_values(1).to_numpy(np.int64),
+            )
+            self.windows = delta.upserts.set_axis(pd.Index(keys, dtype=np.int64), axis=0)
+            self.dropped, self._logged = delta.dropped, 0
+        else:
+            self.windows = self._with(merged)
+            self.dropped += delta.dropped
+        self.marks = marks
 
-    def _partials(self, events: Events, rows: I64, starts: I64) -> pd.DataFrame:
-        """Accumulators of this batch alone, per (entity, window start)."""
+    def _partials(self, events: Events, rows: I64, keys: I64) -> pd.DataFrame:
+        """Accumulators of this batch alone, per window key."""
         fn = self.spec.function
-        frame = pd.DataFrame(
-            {
-                "entity": events.entities.to_numpy()[rows],
-                "start": starts,
-                "ts": events.ts[rows],
-                "pos": events.positions[rows],
-            }
-        )
-        groups = frame.groupby(["entity", "start"], sort=False)
+        frame = pd.DataFrame({"key": keys, "ts": events.ts[rows], "pos": events.positions[rows]})
+        groups = frame.groupby("key", sort=False)
         out = pd.DataFrame({"count": groups.size().astype(np.float64)})
         if fn is F.COUNT:
             return out
         raw = events.values.to_numpy()[rows]
         if fn in _NUMERIC_FUNCTIONS:
             frame["v"] = pd.to_numeric(pd.Series(raw), errors="raise").astype(np.float64)
-            agg = frame.groupby(["entity", "start"], sort=False)["v"].agg(["count", "sum", "min", "max"])
+            agg = frame.groupby("key", sort=False)["v"].agg(["count", "sum", "min", "max"])
             out["n"], out["sum"], out["min"], out["max"] = (
                 agg["count"].astype(np.float64),
                 agg["sum"],
@@ -139,23 +187,19 @@ class Aggregator:
         frame["v"] = raw
         present = frame[pd.notna(raw)]
         if fn is F.LAST:
-            latest = (
-                present.sort_values(["ts", "pos"], kind="stable")
-                .groupby(["entity", "start"], sort=False)
-                .tail(1)
-            )
-            latest = latest.set_index(["entity", "start"])
+            latest = present.sort_values(["ts", "pos"], kind="stable").groupby("key", sort=False).tail(1)
+            latest = latest.set_index("key")
             out["last_ts"] = latest["ts"].astype(np.float64)
             out["last_pos"] = latest["pos"].astype(np.float64)
             out["last_value"] = latest["v"]
         else:
-            out["distinct"] = present.groupby(["entity", "start"], sort=False)["v"].agg(set)
+            out["distinct"] = present.groupby("key", sort=False)["v"].agg(set)
         return out
 
     def _merge(self, part: pd.DataFrame) -> pd.DataFrame:
         """The partials combined with the cached accumulators of the same windows."""
         old = self.windows.reindex(part.index)
-        merged = empty_windows().reindex(part.index)
+        merged = _empty().reindex(part.index)
         merged["count"] = part["count"] + old["count"].fillna(0)
         fn = self.spec.function
         if fn in _NUMERIC_FUNCTIONS:

@@ -35,12 +35,11 @@ class Assignment:
     dropped: int
 
 
-def watermarks(entities: pd.Series, ts: I64, prior: pd.Series) -> I64:
+def watermarks(codes: I64, ts: I64, prior: I64) -> I64:
     """Each event's entity watermark after it arrived: the running maximum of the entity's
-    event times in arrival order, starting from ``prior`` (entity → watermark)."""
-    running = pd.Series(ts, index=entities.index).groupby(entities.to_numpy(), sort=False).cummax()
-    before = entities.map(prior).fillna(np.iinfo(np.int64).min).to_numpy(np.int64)
-    return np.maximum(running.to_numpy(np.int64), before)
+    event times in arrival order, starting from ``prior`` (by entity code)."""
+    running = pd.Series(ts).groupby(codes, sort=False).cummax()
+    return np.maximum(running.to_numpy(np.int64), prior[codes])
 
 
 def assign(spec: AggregationSpec, ts: I64, marks: I64) -> Assignment:
