@@ -27,7 +27,7 @@ from fstore.models import Feature
 from fstore.store import FeatureStore
 from fstore.streaming.aggregator import Aggregator, Emitted
 from fstore.streaming.handlers import DeadLetter, Record
-from fstore.streaming.source_events import epoch_ms, extract
+from fstore.streaming.source_events import Fields, epoch_ms, extract
 from fstore.streaming.window_state import StateDelta, WindowStateStore
 
 STATE_FILE = "aggregations.sqlite"
@@ -72,10 +72,11 @@ class AggregationEngine:
             self._reload()
         emitted: list[tuple[Aggregator, Emitted, StateDelta]] = []
         refused: dict[int, str] = {}
+        fields = Fields(objects)
         for agg in self.aggregators:
             if agg.spec.source_topic != topic:
                 continue
-            events, bad = extract(agg.spec, objects, times, positions)
+            events, bad = extract(agg.spec, fields, times, positions)
             for index, reason in bad:
                 refused.setdefault(index, reason)
             if len(events):
