@@ -24,7 +24,7 @@ _NO_MARK = np.iinfo(np.int64).min
 
 
 def _empty() -> pd.DataFrame:
-    return empty_windows().reset_index(drop=True).set_axis(pd.Index([], dtype=np.int64), axis=0)
+    return empty_windows(pd.Index([], dtype=np.int64))
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +199,7 @@ class Aggregator:
     def _merge(self, part: pd.DataFrame) -> pd.DataFrame:
         """The partials combined with the cached accumulators of the same windows."""
         old = self.windows.reindex(part.index)
-        merged = _empty().reindex(part.index)
+        merged = empty_windows(part.index)
         merged["count"] = part["count"] + old["count"].fillna(0)
         fn = self.spec.function
         if fn in _NUMERIC_FUNCTIONS:

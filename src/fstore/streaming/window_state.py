@@ -53,14 +53,18 @@ CREATE TABLE IF NOT EXISTS positions (
 """
 
 
-def empty_windows() -> pd.DataFrame:
-    index = pd.MultiIndex.from_arrays(
-        [pd.Index([], dtype=object), pd.Index([], dtype=np.int64)], names=["entity", "start"]
-    )
-    frame = pd.DataFrame({c: pd.Series([], dtype=np.float64) for c in NUMERIC}, index=index)
-    for c in OBJECTS:
-        frame[c] = pd.Series([], dtype=object)
-    return frame
+def empty_windows(index: pd.Index | None = None) -> pd.DataFrame:
+    """Accumulators with no value yet for ``index`` (default: none, by (entity, start))."""
+    if index is None:
+        index = pd.MultiIndex(
+            levels=[pd.Index([], dtype=object), pd.Index([], dtype=np.int64)],
+            codes=[[], []],
+            names=["entity", "start"],
+        )
+    n = len(index)
+    columns: dict[str, Any] = {c: np.full(n, np.nan) for c in NUMERIC}
+    columns.update({c: np.full(n, None, dtype=object) for c in OBJECTS})
+    return pd.DataFrame(columns, index=index)
 
 
 @dataclass
