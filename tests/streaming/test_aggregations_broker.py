@@ -11,10 +11,10 @@ from pathlib import Path
 from uuid import uuid4
 
 import orjson
+from aggregation_reference import assert_same, definition, expected, make_events, stored
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from aggregation_reference import assert_same, definition, expected, make_events, stored
 from fstore import FeatureStore
 from fstore.streaming.aggregations import AggregationHandler
 from fstore.streaming.handlers import Record
