@@ -23,7 +23,7 @@ from aggregation_reference import (
 )
 
 from fstore import FeatureStore
-from fstore.errors import ValidationError
+from fstore.errors import StoreUnavailableError, ValidationError
 from fstore.models import Feature
 from fstore.streaming import aggregator
 from fstore.streaming.aggregations import AggregationHandler, backfill
@@ -203,3 +203,41 @@ def test_positions_make_the_window_state_replay_safe(tmp_path: Path) -> None:
     other.commit([], {("t", 0): 50})
     assert state.changed_elsewhere()
     assert state.positions()[("t", 0)] == 50
+
+
+async def test_a_store_outage_stores_and_commits_nothing_and_the_retry_is_exact(
+    store: FeatureStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The processor retries a batch whose handler raised StoreUnavailableError."""
+    events = make_events(seed=23)
+    await store.create_feature(definition("amount_mean", "mean", "hopping"))
+    batches = micro_batches(records(events), seed=4)
+    handler = await AggregationHandler.open(store, tmp_path / "state.sqlite")
+    await handler.handle(batches[0])
+    positions = handler.engine.state.positions()
+
+    async def down(*_: object) -> None:
+        raise StoreUnavailableError("offline store down")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(FeatureStore, "store_values_of_features", down)
+        for _ in range(2):
+            with pytest.raises(StoreUnavailableError):
+                await handler.handle(batches[1])
+    assert handler.engine.state.positions() == positions
+    for batch in batches[1:]:
+        await handler.handle(batch)
+    assert_same(await stored(store, "amount_mean"), expected(events, "mean", "hopping"))
+
+
+async def test_last_of_a_numerical_feature_refuses_text(store: FeatureStore, tmp_path: Path) -> None:
+    await store.create_feature(definition("amount_last", "last", "tumbling"))
+    handler = await AggregationHandler.open(store, tmp_path / "state.sqlite")
+    good = {"customer": "c1", "ts": 1_767_225_600_000, "amount": 3}
+    batch = [
+        Record(TOPIC, 0, 0, None, orjson.dumps(good), 0),
+        Record(TOPIC, 0, 1, None, orjson.dumps({**good, "amount": "three"}), 0),
+    ]
+    refused = await handler.handle(batch)
+    assert [(d.record.offset, "not a number" in d.reason) for d in refused] == [(1, True)]
+    assert (await stored(store, "amount_last"))["value"].tolist() == [3.0]

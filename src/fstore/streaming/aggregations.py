@@ -42,7 +42,10 @@ class AggregationEngine:
 
     def __init__(self, store: FeatureStore, features: Sequence[Feature], state: WindowStateStore) -> None:
         self.store, self.state = store, state
-        self.aggregators = [Aggregator(f.name, f.aggregation) for f in aggregation_features(features)]
+        self.aggregators = [
+            Aggregator(f.name, f.aggregation, numeric=f.type.value == "numerical")
+            for f in aggregation_features(features)
+        ]
         self._reload()
 
     def _reload(self) -> None:
@@ -76,7 +79,7 @@ class AggregationEngine:
         for agg in self.aggregators:
             if agg.spec.source_topic != topic:
                 continue
-            events, bad = extract(agg.spec, fields, times, positions)
+            events, bad = extract(agg.spec, fields, times, positions, numeric=agg.numeric)
             for index, reason in bad:
                 refused.setdefault(index, reason)
             if len(events):

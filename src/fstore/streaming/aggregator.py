@@ -58,8 +58,9 @@ MAX_ENTITIES = 1 << (62 - WINDOW_BITS)
 
 
 class Aggregator:
-    def __init__(self, feature: str, spec: AggregationSpec) -> None:
+    def __init__(self, feature: str, spec: AggregationSpec, *, numeric: bool = True) -> None:
         self.feature, self.spec = feature, spec
+        self.numeric = numeric  # a numerical feature: its values (``last``'s too) must be numbers
         self.key = f"{feature}:{spec.fingerprint()}"
         self.entities = pd.Index([], dtype=object)
         self.windows = _empty()

@@ -110,7 +110,7 @@ class Fields:
 
 
 def extract(
-    spec: AggregationSpec, fields: Fields, times: np.ndarray, positions: np.ndarray
+    spec: AggregationSpec, fields: Fields, times: np.ndarray, positions: np.ndarray, *, numeric: bool = True
 ) -> tuple[Events, list[tuple[int, str]]]:
     """The usable events among ``objects`` (in order) and the refused ones (index, reason).
     ``times`` are the fallback event times (the Kafka timestamps) when the definition names no
@@ -125,7 +125,7 @@ def extract(
     ok_value = np.ones(n, bool)
     if not spec.value_field:
         values = pd.Series([None] * n, dtype=object)
-    elif spec.function in _NUMERIC_FUNCTIONS:
+    elif spec.function in _NUMERIC_FUNCTIONS or (numeric and spec.function is AggregationFunction.LAST):
         values, ok_value = fields.numbers(spec.value_field)
     else:
         values = pd.Series(fields.raw(spec.value_field), dtype=object)
