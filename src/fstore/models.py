@@ -16,6 +16,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from fstore.enums import BumpKind, ChangeAction, FeatureType, TransformerKind, ValueType
 from fstore.errors import invalid_input
+from fstore.streaming.spec import AggregationSpec
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -100,6 +101,9 @@ class Feature(_Model):
     ttl_seconds: int | None = Field(default=None, gt=0)
     dependencies: list[str] = Field(default_factory=list)
     current_version: str | None = None
+    aggregation: AggregationSpec | None = Field(
+        default=None, description="Computed from a topic of raw events (docs/streaming-aggregations.md)."
+    )
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -137,6 +141,8 @@ class Feature(_Model):
             raise ValueError("a categorical feature has dtype 'string'")
         if self.id in self.dependencies:
             raise ValueError(f"feature {self.id!r} cannot depend on itself")
+        if self.aggregation is not None:
+            self.aggregation.check_output(self.type is FeatureType.NUMERICAL, str(self.dtype))
         return self
 
     def validate_definition(self) -> None:

@@ -2,8 +2,10 @@
 
 Bump rules (documented in docs/architecture.md):
 * major: a breaking change — value type, dtype, entity, or transformer kind changes,
-  or the transformer is added or removed;
-* minor: the transformer is refitted or its parameters change; dependencies change;
+  or the transformer is added or removed; an aggregation's source, fields, function or
+  window changes, or the aggregation is added or removed;
+* minor: the transformer is refitted or its parameters change; dependencies change; an
+  aggregation's allowed lateness changes;
 * patch: anything else — description, tags, owner, metadata, TTL.
 """
 
@@ -14,6 +16,7 @@ from functools import total_ordering
 
 from fstore.errors import VersionConflictError, VersionError
 from fstore.models import BumpKind
+from fstore.streaming.spec import SEMANTIC_FIELDS
 
 # MAJOR.MINOR.PATCH without leading zeros; unanchored, for callers that embed it (URL paths)
 SEMVER_PATTERN = r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
@@ -76,12 +79,15 @@ def classify_change(
     """
     if any(before.get(f) != after.get(f) for f in _MAJOR_FIELDS):
         return BumpKind.MAJOR
+    ab, aa = before.get("aggregation"), after.get("aggregation")
+    if (ab is None) != (aa is None) or any(ab.get(f) != aa.get(f) for f in SEMANTIC_FIELDS if ab and aa):
+        return BumpKind.MAJOR
     tb, ta = transformer_before or {}, transformer_after or {}
     if tb.get("kind") != ta.get("kind"):
         return BumpKind.MAJOR
     if tb.get("params") != ta.get("params") or tb.get("state") != ta.get("state"):
         return BumpKind.MINOR
-    if any(before.get(f) != after.get(f) for f in _MINOR_FIELDS):
+    if any(before.get(f) != after.get(f) for f in _MINOR_FIELDS) or ab != aa:
         return BumpKind.MINOR
     if before != after:
         return BumpKind.PATCH

@@ -499,3 +499,18 @@ class FeatureStore(RegistryMethods):
         entry point; returns the offline counts by feature id."""
         await self._ready()
         return await self._write(batches)
+
+    async def store_values_of_features(self, batches: dict[str, Any]) -> dict[str, StoreResult]:
+        """``store_feature_values`` for several features (feature → batch) in one call: one
+        atomic offline write, and one online write per entity for all of them."""
+        await self._ready()
+        resolved = await self.catalog.resolve(list(batches))
+        values = [
+            (r, coerce_values(r.feature, batches[r.name], entity_column=r.entity.join_key)) for r in resolved
+        ]
+        counts = await self.store_many(values)
+        out = {}
+        for r, v in values:
+            c = counts.get(r.feature.id, WriteCount())
+            out[r.name] = StoreResult(len(v), c.stored, c.unchanged, c.duplicates)
+        return out

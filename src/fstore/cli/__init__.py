@@ -13,7 +13,19 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from fstore.cli import data, entities, features, groups, history, processor, system, users, values, versions
+from fstore.cli import (
+    aggregations,
+    data,
+    entities,
+    features,
+    groups,
+    history,
+    processor,
+    system,
+    users,
+    values,
+    versions,
+)
 from fstore.cli.runner import LocalCommand, classify, guard, report_error, set_target
 
 __all__ = ["app", "main"]
@@ -91,6 +103,7 @@ app.add_typer(groups.app, name="groups")
 app.add_typer(versions.app, name="versions")
 app.add_typer(values.app, name="values")
 app.add_typer(processor.app, name="processor")
+app.add_typer(aggregations.app, name="aggregations")
 # cls=LocalCommand marks the commands that act on the local stores directly (no API route for
 # them, or they are about the local installation): they refuse to run with --url. So does
 # `users create-admin` (in users.py): bootstrapping the first admin needs the stores. The other

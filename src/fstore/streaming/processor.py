@@ -310,18 +310,24 @@ class Processor:
             self._consumer.close()  # leaves the group: its partitions move at once
 
 
-def default_handlers(
+async def default_handlers(
     store: FeatureStore,
     settings: Settings,
     metrics: ProcessorMetrics,
     ingest_topics: Sequence[str] | None = None,
 ) -> list[BatchHandler]:
     """The handlers ``fstore processor run`` feeds: the ingest handler (on ``ingest_topics``,
-    default the ingest topic). Other handlers (aggregations) join this list."""
+    default the ingest topic) and, when features are defined as windowed aggregations, the
+    aggregation handler on their source topics."""
+    from fstore.streaming.aggregations import AggregationHandler
     from fstore.streaming.ingest import IngestHandler
 
     chosen = list(ingest_topics) if ingest_topics else [topics(settings).ingest]
-    return [IngestHandler(store, chosen, on_stored=metrics.observe_visible)]
+    handlers: list[BatchHandler] = [IngestHandler(store, chosen, on_stored=metrics.observe_visible)]
+    aggregations = await AggregationHandler.open(store)
+    if aggregations.topics:
+        handlers.append(aggregations)
+    return handlers
 
 
 async def run_processor(
@@ -338,6 +344,7 @@ async def run_processor(
     import signal
 
     from fstore.store import FeatureStore
+    from fstore.streaming.outbox import write_source
     from fstore.streaming.processor_http import serve
 
     client_config(settings)  # fails before anything starts when Kafka is not configured
@@ -350,8 +357,9 @@ async def run_processor(
             loop.add_signal_handler(sig, stop.set)
     try:
         async with FeatureStore(settings) as store:
-            handlers = default_handlers(store, settings, metrics, ingest_topics)
-            await Processor(settings, handlers, options, metrics, health).run(stop)
+            handlers = await default_handlers(store, settings, metrics, ingest_topics)
+            with write_source("processor"):
+                await Processor(settings, handlers, options, metrics, health).run(stop)
     finally:
         if http is not None:
             http.shutdown()
