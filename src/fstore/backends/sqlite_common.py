@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -163,6 +163,25 @@ class LazySqlite:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+class SqliteFile:
+    """A small SQLite file beside a store (the repair ledger, the outbox): connected and
+    brought to its schema (``migrate``) on first use, shared by threads."""
+
+    def __init__(self, path: Path, store: str, steps: Sequence[Callable[[sqlite3.Connection], None]]) -> None:
+        self.path = path
+        self._store = store
+        self._steps = list(steps)
+        self._db = LazySqlite(self._open)
+
+    def _open(self) -> sqlite3.Connection:
+        conn = connect(self.path, self._store)
+        migrate(conn, self._store, self._steps)
+        return conn
+
+    def close(self) -> None:
+        self._db.close()
 
 
 def unavailable(store: str, exc: BaseException) -> StoreUnavailableError:

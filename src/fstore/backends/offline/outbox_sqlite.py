@@ -18,7 +18,7 @@ from pathlib import Path
 
 from fstore.backends.offline.base import OutboxEntry, validate_outbox
 from fstore.backends.offline.repairs_sqlite import new_stamp
-from fstore.backends.sqlite_common import LazySqlite, connect, migrate, unavailable, write_transaction
+from fstore.backends.sqlite_common import SqliteFile, unavailable, write_transaction
 
 STORE = "offline"
 FILE_NAME = "outbox.db"
@@ -62,18 +62,9 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
-class SqliteOutboxFile:
+class SqliteOutboxFile(SqliteFile):
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._db = LazySqlite(self._open)
-
-    def _open(self) -> sqlite3.Connection:
-        conn = connect(self.path, STORE)
-        migrate(conn, STORE, [_create])
-        return conn
-
-    def close(self) -> None:
-        self._db.close()
+        super().__init__(path, STORE, [_create])
 
     def add(self, entries: Sequence[OutboxEntry]) -> None:
         validate_outbox(entries)

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from fstore.backends.offline.base import RepairEntry, validate_repairs
-from fstore.backends.sqlite_common import LazySqlite, connect, migrate, unavailable, write_transaction
+from fstore.backends.sqlite_common import SqliteFile, unavailable, write_transaction
 
 STORE = "offline"
 FILE_NAME = "online_repairs.db"
@@ -52,18 +52,9 @@ def new_stamp() -> int:
     return secrets.randbits(63)
 
 
-class SqliteRepairLedger:
+class SqliteRepairLedger(SqliteFile):
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._db = LazySqlite(self._open)
-
-    def _open(self) -> sqlite3.Connection:
-        conn = connect(self.path, STORE)
-        migrate(conn, STORE, [_create])
-        return conn
-
-    def close(self) -> None:
-        self._db.close()
+        super().__init__(path, STORE, [_create])
 
     def add(self, oldest: Mapping[str, int], call: str) -> list[RepairEntry]:
         validate_repairs(oldest, call)
