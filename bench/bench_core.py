@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -75,15 +75,31 @@ def pct(samples: list[float], q: float) -> float:
     return float(np.percentile(samples, q))
 
 
+async def register(fs: FeatureStore, data: pd.DataFrame) -> None:
+    """The customer entity and the benchmark's features, their transformers fitted on a sample
+    of ``data`` (so ingest transforms with fitted transformers: the realistic path)."""
+    await fs.create_entity(Entity(name="customer", join_key="customer_id"))
+    for feature, spec in FEATURES:
+        await fs.create_feature(feature, transformer=spec)
+    for name in NAMES:
+        await fs.update_feature(name, transformer=fitted_transformer(fs, name, data), new_version=True)
+
+
+async def single_writes(fs: FeatureStore, n: int) -> list[float]:
+    """Seconds of each of ``n`` single-value writes of the first feature (100 entities)."""
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    times = []
+    for i in range(n):
+        started = time.perf_counter()
+        await fs.store_feature_value(NAMES[0], f"c{i % 100}", float(i), t0 + timedelta(seconds=i))
+        times.append(time.perf_counter() - started)
+    return times
+
+
 async def build(home: Path, data: pd.DataFrame) -> dict[str, float]:
     out: dict[str, float] = {}
     async with FeatureStore(home=home) as fs:
-        await fs.create_entity(Entity(name="customer", join_key="customer_id"))
-        for feature, spec in FEATURES:
-            await fs.create_feature(feature, transformer=spec)
-        # fit on a sample so ingest transforms with a fitted transformer (the realistic path)
-        for name in NAMES:
-            await fs.update_feature(name, transformer=fitted_transformer(fs, name, data), new_version=True)
+        await register(fs, data)
         values = len(data) * len(NAMES)
         t = time.perf_counter()
         await fs.ingest(data)

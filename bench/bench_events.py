@@ -22,14 +22,13 @@ import statistics
 import subprocess
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 import pandas as pd
 
-from bench_core import FEATURES, NAMES, fitted_transformer, history, print_table
+from bench_core import FEATURES, NAMES, history, print_table, register, single_writes
 from fstore import FeatureStore
 from fstore.models import Entity
 
@@ -72,11 +71,7 @@ async def run(home: Path, data: pd.DataFrame, chunks: int, bootstrap: str | None
     if bootstrap:
         kafka = {"kafka_bootstrap_servers": bootstrap, "kafka_topic_prefix": f"b{uuid4().hex[:8]}."}
     async with FeatureStore(home=home, **kafka) as fs:
-        await fs.create_entity(Entity(name="customer", join_key="customer_id"))
-        for feature, spec in FEATURES:
-            await fs.create_feature(feature, transformer=spec)
-        for name in NAMES:
-            await fs.update_feature(name, transformer=fitted_transformer(fs, name, data), new_version=True)
+        await register(fs, data)
         values = len(data) * len(NAMES)
         size = -(-len(data) // chunks)
         parts = [data.iloc[i : i + size] for i in range(0, len(data), size)]
@@ -109,12 +104,7 @@ async def singles(home: Path, offline_url: str | None, bootstrap: str | None, n:
     async with FeatureStore(home=home, **extra) as fs:
         await fs.create_entity(Entity(name="customer", join_key="customer_id"))
         await fs.create_feature(FEATURES[0][0])
-        t0 = datetime(2025, 1, 1, tzinfo=UTC)
-        times = []
-        for i in range(n):
-            started = time.perf_counter()
-            await fs.store_feature_value(NAMES[0], f"c{i % 100}", float(i), t0 + timedelta(seconds=i))
-            times.append(time.perf_counter() - started)
+        times = await single_writes(fs, n)
     return statistics.median(times[n // 10 :]) * 1e3
 
 

@@ -19,12 +19,11 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_core import FEATURES, NAMES, history
+from bench_core import FEATURES, NAMES, history, single_writes
 from fstore import FeatureStore
 from fstore.models import Entity
 
@@ -46,12 +45,7 @@ async def measure(
         await fs.create_entity(Entity(name="customer", join_key="customer_id"))
         for feature, _spec in FEATURES:
             await fs.create_feature(feature)
-        t0 = datetime(2025, 1, 1, tzinfo=UTC)
-        times = []
-        for i in range(singles):
-            started = time.perf_counter()
-            await fs.store_feature_value(NAMES[0], f"c{i % 100}", float(i), t0 + timedelta(seconds=i))
-            times.append(time.perf_counter() - started)
+        times = await single_writes(fs, singles)
         data = history(entities, 20, 60)
         started = time.perf_counter()
         await fs.ingest(data)

@@ -74,6 +74,17 @@ def oldest_event_times(batches: Sequence[tuple[ResolvedFeature, Values]]) -> dic
     return out
 
 
+def _results(
+    batches: Sequence[tuple[ResolvedFeature, Values]], counts: dict[str, WriteCount]
+) -> dict[str, StoreResult]:
+    """What became of each feature's values (by name), from the offline counts by id."""
+    out = {}
+    for r, v in batches:
+        c = counts.get(r.feature.id, WriteCount())
+        out[r.name] = StoreResult(len(v), c.stored, c.unchanged, c.duplicates)
+    return out
+
+
 class FeatureStore(RegistryMethods):
     """The feature store. Async; ``FeatureStore.sync()`` gives the blocking twin.
 
@@ -219,11 +230,20 @@ class FeatureStore(RegistryMethods):
         """Validate and store a batch of one feature's values (nothing is stored if a row is
         bad); returns the number of values received, an int whose ``stored``, ``unchanged``
         and ``duplicates`` say what became of them (see ``fstore.write_result``)."""
+        (result,) = (await self.store_values_of_features({feature_id: batch})).values()
+        return result
+
+    async def store_values_of_features(self, batches: dict[str, Any]) -> dict[str, StoreResult]:
+        """``store_feature_values`` for several features (feature → batch) in one call: one
+        atomic offline write, and one online write per entity for all of them."""
         await self._ready()
-        (resolved,) = await self.catalog.resolve([feature_id])
-        values = coerce_values(resolved.feature, batch, entity_column=resolved.entity.join_key)
-        counts = (await self._write([(resolved, values)])).get(resolved.feature.id, WriteCount())
-        return StoreResult(len(values), counts.stored, counts.unchanged, counts.duplicates)
+        names = list(batches)
+        resolved = await self.catalog.resolve(names)
+        values = [
+            (r, coerce_values(r.feature, batches[n], entity_column=r.entity.join_key))
+            for n, r in zip(names, resolved, strict=True)
+        ]
+        return _results(values, await self._write(values))
 
     async def store_feature_value(
         self, feature_id: str, entity_id: str | int, value: Any, event_timestamp: datetime | str | None = None
@@ -276,17 +296,9 @@ class FeatureStore(RegistryMethods):
         ids = coerce_entity_ids(data.column(key))
         ts = coerce_timestamps(data.column(timestamp_column), None)
         batches = [(r, Values(ids, ts, coerce_column(r.feature, data.column(r.name), ids))) for r in resolved]
-        received = {r.name: len(v) for r, v in batches}
         if validate_only:
-            return IngestResult.of(received, {}, {}, {})
-        counts = await self._write(batches)
-        found = {r.name: counts.get(r.feature.id, WriteCount()) for r, _ in batches}
-        return IngestResult.of(
-            received,
-            {n: c.stored for n, c in found.items()},
-            {n: c.unchanged for n, c in found.items()},
-            {n: c.duplicates for n, c in found.items()},
-        )
+            return IngestResult.of({r.name: len(v) for r, v in batches}, {}, {}, {})
+        return IngestResult.of_results(_results(batches, await self._write(batches)))
 
     async def _write(self, batches: Sequence[tuple[ResolvedFeature, Values]]) -> dict[str, WriteCount]:
         """Transform every batch first, then write them to the offline history as one atomic
@@ -297,7 +309,7 @@ class FeatureStore(RegistryMethods):
         The offline write is the acknowledgement point: the online write never fails the call.
         The repair ledger holds the call's features from before its offline write until its
         online write succeeded (see ``resilience``)."""
-        now_us = int(datetime.now(UTC).timestamp() * 1_000_000)
+        ingested_us = now_us()
         tables: dict[str, pa.Table] = {}
         online: dict[str, list[OnlineWrite]] = {}
         for resolved, values in batches:
@@ -305,7 +317,7 @@ class FeatureStore(RegistryMethods):
                 continue
             transformed = transform_arrow(resolved, values.values)
             tables[resolved.feature.id] = history_table(
-                values.entity_ids, values.event_ts, values.values, transformed, resolved.version, now_us
+                values.entity_ids, values.event_ts, values.values, transformed, resolved.version, ingested_us
             )
             write = online_write(resolved, values.entity_ids, values.event_ts, values.values, transformed)
             online.setdefault(resolved.entity.name, []).append(write)
@@ -313,7 +325,7 @@ class FeatureStore(RegistryMethods):
             return {}
         # both durable before the offline write; concurrently: one round trip's wait, not two
         pending, outbox = await self.events.alongside(
-            self.guard.begin(oldest_event_times(batches)), batches, now_us
+            self.guard.begin(oldest_event_times(batches)), batches, ingested_us
         )
         counts = await self.offline.write(tables)
         await self.guard.publish(online, pending)
@@ -499,18 +511,3 @@ class FeatureStore(RegistryMethods):
         entry point; returns the offline counts by feature id."""
         await self._ready()
         return await self._write(batches)
-
-    async def store_values_of_features(self, batches: dict[str, Any]) -> dict[str, StoreResult]:
-        """``store_feature_values`` for several features (feature → batch) in one call: one
-        atomic offline write, and one online write per entity for all of them."""
-        await self._ready()
-        resolved = await self.catalog.resolve(list(batches))
-        values = [
-            (r, coerce_values(r.feature, batches[r.name], entity_column=r.entity.join_key)) for r in resolved
-        ]
-        counts = await self.store_many(values)
-        out = {}
-        for r, v in values:
-            c = counts.get(r.feature.id, WriteCount())
-            out[r.name] = StoreResult(len(v), c.stored, c.unchanged, c.duplicates)
-        return out

@@ -50,6 +50,16 @@ class IngestResult(dict[str, int]):
     def empty(cls) -> Self:
         return cls.of({}, {}, {}, {})
 
+    @classmethod
+    def of_results(cls, results: Mapping[str, StoreResult]) -> Self:
+        """Per-feature ``StoreResult``s as one result."""
+        return cls.of(
+            {f: int(r) for f, r in results.items()},
+            {f: r.stored for f, r in results.items()},
+            {f: r.unchanged for f, r in results.items()},
+            {f: r.duplicates for f, r in results.items()},
+        )
+
 
 class StoreResult(int):
     """Values received (an int, as before), with how many were ``stored``, ``unchanged``
