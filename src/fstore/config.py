@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -105,6 +106,13 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Extra librdkafka settings for producers and consumers (security, SASL, …); "
         'as JSON in the environment: FSTORE_KAFKA_CONFIG=\'{"security.protocol": "SSL"}\'.',
+    )
+    events_publisher: Literal["process", "thread", "external"] = Field(
+        default="process",
+        description="What publishes this process's value-change events: `process`, a child process "
+        "at low priority (the writes keep their CPU and the GIL); `thread`, a thread of this process "
+        "(no extra process, but publishing slows the writes running beside it); `external`, another "
+        "process using the same offline store (`fstore events publish`, an API server, a processor).",
     )
 
     def resolved_metadata_url(self) -> str:

@@ -45,7 +45,7 @@ def run(
     from fstore.streaming.processor import ProcessorOptions, run_processor
 
     with guard():
-        config = settings()
+        config = settings(long_running=True)
         logging.config.dictConfig(logging_config(config.log_json))
         options = ProcessorOptions(group_id=group_id, batch_size=batch_size, batch_timeout=batch_timeout)
         asyncio.run(run_processor(config, options, ingest_topics=topics, metrics_port=metrics_port))

@@ -64,11 +64,17 @@ class LocalCommand(TyperCommand):
         return super().parse_args(ctx, args)
 
 
-def settings() -> Settings:
+def settings(*, long_running: bool = False) -> Settings:
+    """The command's settings. A one-shot command publishes its value-change events from its
+    own process (``events_publisher="thread"``) unless told otherwise: it ends right after its
+    write, so a publisher process would only add its start-up to the wait."""
     from fstore.config import Settings
 
     home = _state["home"]
-    return Settings(home=home) if home is not None else Settings()
+    config = Settings(home=home) if home is not None else Settings()
+    if not long_running and "events_publisher" not in config.model_fields_set:
+        config = config.model_copy(update={"events_publisher": "thread"})
+    return config
 
 
 def _one_line(text: str) -> str:

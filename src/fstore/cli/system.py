@@ -119,7 +119,7 @@ def serve(
     from fstore.cli.runner import guard, settings
 
     with guard():  # every failure to start is one "error: …" line and a non-zero exit
-        base = settings()
+        base = settings(long_running=True)
         if no_auth and not (dev or base.dev_mode):
             raise fail("--no-auth needs --dev: authentication can only be disabled in development mode", 6)
         if (no_auth or base.auth_disabled) and not _is_loopback(host):

@@ -146,17 +146,22 @@ def encode_events(entry: OutboxEntry, rows: pa.Table) -> list[Message]:
     return list(zip(keys.cast(pa.binary()).to_pylist(), texts.cast(pa.binary()).to_pylist(), strict=True))
 
 
+def require_client() -> Any:
+    """The confluent_kafka module, or a ConfigurationError saying how to install it."""
+    try:
+        import confluent_kafka
+    except ImportError as exc:
+        raise ConfigurationError(
+            "Kafka is configured but confluent-kafka is missing: pip install 'fstore[kafka]'"
+        ) from exc
+    return confluent_kafka
+
+
 class Publisher:
     """One idempotent producer to the value-change topic. Not thread-safe: one caller at a time."""
 
     def __init__(self, settings: Settings) -> None:
-        try:
-            from confluent_kafka import Producer
-        except ImportError as exc:
-            raise ConfigurationError(
-                "Kafka is configured but confluent-kafka is missing: pip install 'fstore[kafka]'"
-            ) from exc
-        self._producer_class = Producer
+        self._producer_class = require_client().Producer
         self.config = {**PRODUCER_DEFAULTS, **client_config(settings)}
         self.topic = topics(settings).values
         self._producer: Any = None
