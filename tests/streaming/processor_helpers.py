@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import psycopg
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from fstore.config import Settings
 from fstore.streaming.events import Topics
+from server_postgres import SERVER
 
 # Tansu joins a group after about half the session timeout: keep it short in tests
 GROUP_CONFIG = {"session.timeout.ms": "3000", "heartbeat.interval.ms": "1000"}
@@ -133,3 +135,13 @@ def metric(port: int, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[1])
     return -1.0
+
+
+def allow_connections(dbname: str, allow: bool) -> None:
+    """Take a PostgreSQL database down (its sessions ended, new ones refused) or back up."""
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS {str(allow).lower()}')
+        if not allow:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (dbname,)
+            )

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from uuid import uuid4
 
-import psycopg
 from processor_helpers import (
+    allow_connections,
     create_topics,
     event,
     health,
@@ -131,15 +131,6 @@ def test_two_processors_share_the_partitions_and_one_takes_over(kafka_bootstrap:
     assert _stored(settings, superseded=True) == 8000
 
 
-def _connections(dbname: str, allow: bool) -> None:
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS {str(allow).lower()}')
-        if not allow:
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (dbname,)
-            )
-
-
 async def test_an_offline_store_outage_pauses_consumption_and_loses_nothing(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
@@ -159,7 +150,7 @@ async def test_an_offline_store_outage_pauses_consumption_and_loses_nothing(
         await asyncio.to_thread(produce, kafka_bootstrap, ingest, _events(1000))
         await asyncio.to_thread(wait_until, lambda: _stored(settings) == 1000, 30, "1000 stored values")
 
-        await asyncio.to_thread(_connections, dbname, False)
+        await asyncio.to_thread(allow_connections, dbname, False)
         await asyncio.to_thread(produce, kafka_bootstrap, ingest, _events(1000, 1000))
         await asyncio.to_thread(wait_until, lambda: health(port).get("status") == "paused", 20, "a pause")
         assert metric(port, "fstore_processor_paused") == 1
@@ -167,7 +158,7 @@ async def test_an_offline_store_outage_pauses_consumption_and_loses_nothing(
         assert metric(port, "fstore_processor_events_failed_total") >= 1000
         assert metric(port, "fstore_processor_events_dead_lettered_total") == 0
 
-        await asyncio.to_thread(_connections, dbname, True)
+        await asyncio.to_thread(allow_connections, dbname, True)
         await asyncio.to_thread(wait_until, lambda: _stored(settings) == 2000, 30, "2000 stored values")
         await asyncio.to_thread(wait_until, lambda: health(port).get("status") == "running", 10, "resumed")
         assert metric(port, "fstore_processor_events_processed_total") == 2000
@@ -176,7 +167,7 @@ async def test_an_offline_store_outage_pauses_consumption_and_loses_nothing(
         await asyncio.wait_for(task, 15)
         assert await asyncio.to_thread(_stored, settings, True) == 2000
     finally:
-        await asyncio.to_thread(_connections, dbname, True)
+        await asyncio.to_thread(allow_connections, dbname, True)
         if task is not None and not task.done():
             stop.set()
             await asyncio.wait_for(task, 30)

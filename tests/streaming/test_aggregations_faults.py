@@ -1,6 +1,7 @@
-"""A real ``fstore processor run`` maintaining aggregation features on PostgreSQL + Redis,
-SIGKILLed mid-stream and restarted: the offline history and the online values equal pandas
-over every event (none counted twice, none lost), late and out-of-order events included."""
+"""The Feature Processor maintaining aggregation features on PostgreSQL (+ Redis) under faults:
+a real ``fstore processor run`` SIGKILLed mid-stream and restarted, and PostgreSQL going down
+mid-stream. Either way the offline history (and the online values) equal pandas over every
+event — none counted twice, none lost — late and out-of-order events included."""
 
 from __future__ import annotations
 
@@ -14,11 +15,20 @@ import orjson
 import pandas as pd
 from aggregation_reference import assert_same, definition, expected, make_events, stored
 from confluent_kafka.admin import AdminClient, NewTopic
-from processor_helpers import health, kafka_settings, metric, produce, start_processor, wait_until
+from processor_helpers import (
+    allow_connections,
+    health,
+    kafka_settings,
+    metric,
+    produce,
+    start_processor,
+    wait_until,
+)
 
 from fstore import FeatureStore
 from fstore.config import Settings
 from fstore.models import Entity
+from fstore.streaming.processor import ProcessorOptions, run_processor
 from server_postgres import SERVER, create_database, drop_database
 from server_redis import delete_prefix, free_port
 
@@ -28,6 +38,12 @@ FEATURES = (
     ("amount_mean", "mean", "sliding"),
 )
 CHUNK = 100
+
+
+def _create_topic(bootstrap: str, topic: str) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(topic, 3, 1)]).values():
+        future.result(10)
 
 
 def _rows(events: pd.DataFrame) -> list[tuple[bytes, bytes]]:
@@ -79,9 +95,7 @@ def test_a_killed_aggregating_processor_counts_every_event_once(
         kafka_bootstrap, home=home, offline_url=f"{SERVER}/{dbname}", online_url=f"{redis_url}?prefix={tag}"
     )
     topic = f"{settings.kafka_topic_prefix}transactions"
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
-    for future in admin.create_topics([NewTopic(topic, 3, 1)]).values():
-        future.result(10)
+    _create_topic(kafka_bootstrap, topic)
     asyncio.run(_setup(settings, topic))
     events = make_events(n=1500, seed=29)
     rows = _rows(events)  # keyed by customer: one customer's events keep their order
@@ -118,4 +132,53 @@ def test_a_killed_aggregating_processor_counts_every_event_once(
     finally:
         proc.kill()
         delete_prefix(redis_url, tag)
+        drop_database(dbname)
+
+
+async def test_a_postgres_outage_pauses_the_aggregations_and_loses_nothing(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    dbname = create_database()
+    task: asyncio.Task[None] | None = None
+    stop = asyncio.Event()
+    try:
+        settings = kafka_settings(
+            kafka_bootstrap, home=tmp_path / "fs", offline_url=f"{SERVER}/{dbname}?pool_timeout=1"
+        )
+        topic = f"{settings.kafka_topic_prefix}transactions"
+        _create_topic(kafka_bootstrap, topic)
+        await _setup(settings, topic)
+        events = make_events(n=600, seed=31)
+        rows = _rows(events)
+        want = {name: expected(events, function, window) for name, function, window in FEATURES}
+        port = free_port()
+        options = ProcessorOptions(group_id=f"g{uuid4().hex[:6]}", batch_size=100, max_backoff=0.5)
+        task = asyncio.create_task(run_processor(settings, options, metrics_port=port, stop=stop))
+        processed = "fstore_processor_events_processed_total"
+
+        await asyncio.to_thread(produce, kafka_bootstrap, topic, rows[:300])
+        await asyncio.to_thread(wait_until, lambda: metric(port, processed) == 300, 30, "300 events")
+        await asyncio.to_thread(allow_connections, dbname, False)
+        await asyncio.to_thread(produce, kafka_bootstrap, topic, rows[300:])
+        await asyncio.to_thread(wait_until, lambda: health(port).get("status") == "paused", 20, "a pause")
+        await asyncio.to_thread(
+            wait_until,
+            lambda: metric(port, "fstore_processor_events_failed_total") >= 1,
+            10,
+            "a failed retry",
+        )
+        assert metric(port, processed) == 300  # nothing of the outage's batches committed
+
+        await asyncio.to_thread(allow_connections, dbname, True)
+        await asyncio.to_thread(wait_until, lambda: metric(port, processed) == 600, 30, "600 events")
+        assert health(port)["status"] == "running"
+        assert metric(port, "fstore_processor_events_dead_lettered_total") == 0
+        stop.set()
+        await asyncio.wait_for(task, 20)
+        assert await asyncio.to_thread(_matches, settings, want)
+    finally:
+        await asyncio.to_thread(allow_connections, dbname, True)
+        if task is not None and not task.done():
+            stop.set()
+            await asyncio.wait_for(task, 30)
         drop_database(dbname)
