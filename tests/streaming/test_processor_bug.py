@@ -114,7 +114,12 @@ def test_a_bug_in_a_handler_stops_the_processor_and_the_batch_is_replayed(
     try:
         # nothing was committed: the whole topic is handled again (the stored part as no-ops)
         wait_until(
-            lambda: metric(port, "fstore_processor_events_processed_total") == TOTAL, 60, f"{TOTAL} events"
+            lambda: (
+                metric(port, "fstore_processor_events_processed_total") == TOTAL
+                and metric(port, "fstore_processor_events_dead_lettered_total") >= 1
+            ),
+            60,
+            f"{TOTAL} events and a dead letter",
         )
         assert metric(port, "fstore_processor_events_dead_lettered_total") == 1
         proc2.terminate()

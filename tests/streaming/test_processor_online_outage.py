@@ -121,7 +121,12 @@ async def test_a_redis_outage_neither_pauses_nor_loses_and_online_is_repaired(
         await asyncio.to_thread(produce, kafka_bootstrap, ingest, _events(after))
         want = _latest(before) | _latest(during) | _latest(after)
         await _wait_online(online_url, want, 30, "after the repair")
-        assert metric(port, "fstore_processor_events_processed_total") == 2010
+        await asyncio.to_thread(  # (online is written before the batch's offsets are committed)
+            wait_until,
+            lambda: metric(port, "fstore_processor_events_processed_total") == 2010,
+            10,
+            "2010 events processed and committed",
+        )
         assert metric(port, "fstore_processor_events_dead_lettered_total") == 0
         stop.set()
         await asyncio.wait_for(task, 20)
