@@ -102,6 +102,13 @@ class Settings(BaseSettings):
         description="Prefix of FStore's topic names (`<prefix>feature-values`, `<prefix>ingest`, "
         "`<prefix>ingest-dlq`).",
     )
+    outbox_lease_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long a write call's value-change events stay reserved for the writing "
+        "process: a writer killed before publishing them leaves them to other processes after "
+        "this long. Far longer than one offline write.",
+    )
     kafka_config: dict[str, str] = Field(
         default_factory=dict,
         description="Extra librdkafka settings for producers and consumers (security, SASL, …); "

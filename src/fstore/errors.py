@@ -175,6 +175,16 @@ class TooManyRequestsError(FStoreError):
     title = "Too many requests"
 
 
+class InternalError(FStoreError):
+    """A bug: an unexpected exception in FStore's own code (or a handler's), not the caller's
+    fault. The CLI exits with 70 (``EX_SOFTWARE``) so an orchestrator tells it from a user
+    error and restarts the process."""
+
+    http_status = 500
+    exit_code = 70
+    title = "Internal error"
+
+
 def invalid_input(errors: list[dict[str, Any]]) -> ValidationError:
     """A ValidationError from pydantic's error list (a model given as a dict that does not fit):
     the first problem in the message, all of them in ``errors``."""

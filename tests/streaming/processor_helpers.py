@@ -1,5 +1,6 @@
 """Helpers of the Feature Processor tests: topics, producing ingest events, reading the
-dead-letter topic, running ``fstore processor run`` as a real process."""
+dead-letter topic, running ``fstore processor run`` as a real process, reading its
+``/health`` and ``/metrics``."""
 
 from __future__ import annotations
 
@@ -8,16 +9,20 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import psycopg
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from fstore.config import Settings
 from fstore.streaming.events import Topics
+from server_postgres import SERVER
 
 # Tansu joins a group after about half the session timeout: keep it short in tests
 GROUP_CONFIG = {"session.timeout.ms": "3000", "heartbeat.interval.ms": "1000"}
@@ -85,8 +90,8 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
-def start_processor(settings: Settings, home: Path, *args: str) -> subprocess.Popen[bytes]:
-    """``fstore processor run`` as a process of its own (its log in ``home/processor-<pid>.log``)."""
+def processor_env(settings: Settings, home: Path) -> dict[str, str]:
+    """The environment of an ``fstore`` process using ``settings`` (plain-text logs)."""
     env = {
         **os.environ,
         "FSTORE_HOME": str(home),
@@ -98,6 +103,45 @@ def start_processor(settings: Settings, home: Path, *args: str) -> subprocess.Po
     for name in ("metadata_url", "online_url", "offline_url"):
         if getattr(settings, name):
             env[f"FSTORE_{name.upper()}"] = getattr(settings, name)
+    return env
+
+
+def start_processor(settings: Settings, home: Path, *args: str) -> subprocess.Popen[bytes]:
+    """``fstore processor run`` as a process of its own (its log in ``home/processor-<pid>.log``)."""
     log = (home / f"processor-{uuid4().hex[:6]}.log").open("wb")
     cmd = [sys.executable, "-m", "fstore.cli", "processor", "run", "--batch-size", "2000", *args]
-    return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen(cmd, env=processor_env(settings, home), stdout=log, stderr=subprocess.STDOUT)
+
+
+def health(port: int) -> dict[str, Any]:
+    """The processor's ``/health`` (empty while it does not answer)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+            return json.loads(resp.read())  # type: ignore[no-any-return]
+    except urllib.error.HTTPError as exc:
+        return json.loads(exc.read())  # type: ignore[no-any-return]
+    except OSError:
+        return {}
+
+
+def metric(port: int, name: str) -> float:
+    """One unlabelled metric of the processor's ``/metrics`` (-1 when absent or unreachable)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return -1.0
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return -1.0
+
+
+def allow_connections(dbname: str, allow: bool) -> None:
+    """Take a PostgreSQL database down (its sessions ended, new ones refused) or back up."""
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS {str(allow).lower()}')
+        if not allow:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (dbname,)
+            )

@@ -4,18 +4,24 @@ restarted, two processors sharing a group, and the offline store (PostgreSQL) go
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from uuid import uuid4
 
-import psycopg
-from processor_helpers import create_topics, event, kafka_settings, produce, start_processor, wait_until
+from processor_helpers import (
+    allow_connections,
+    create_topics,
+    event,
+    health,
+    kafka_settings,
+    metric,
+    produce,
+    start_processor,
+    wait_until,
+)
 
 from fstore import FeatureStore
 from fstore.config import Settings
@@ -37,28 +43,6 @@ def _events(n: int, start: int = 0) -> list[tuple[bytes, bytes]]:
         )
         for i in range(start, start + n)
     ]
-
-
-def _health(port: int) -> dict:  # type: ignore[type-arg]
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
-            return json.loads(resp.read())  # type: ignore[no-any-return]
-    except urllib.error.HTTPError as exc:
-        return json.loads(exc.read())  # type: ignore[no-any-return]
-    except OSError:
-        return {}
-
-
-def _metric(port: int, name: str) -> float:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
-            text = resp.read().decode()
-    except OSError:
-        return -1.0
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return -1.0
 
 
 def _stored(settings: Settings, superseded: bool = False) -> int:
@@ -105,7 +89,7 @@ def test_a_processor_killed_mid_stream_and_restarted_stores_every_event_once(
     try:
         feeder.start()
         wait_until(
-            lambda: _metric(port, "fstore_processor_events_processed_total") >= 1000, 30, "a first batch"
+            lambda: metric(port, "fstore_processor_events_processed_total") >= 1000, 30, "a first batch"
         )
         proc.kill()  # SIGKILL: no shutdown, possibly in the middle of a write
         proc.wait(10)
@@ -130,30 +114,21 @@ def test_two_processors_share_the_partitions_and_one_takes_over(kafka_bootstrap:
     procs = [start_processor(settings, home, "--metrics-port", str(p)) for p in ports]
     try:
         wait_until(
-            lambda: all(len(_health(p).get("assigned", [])) == 2 for p in ports), 30, "two partitions each"
+            lambda: all(len(health(p).get("assigned", [])) == 2 for p in ports), 30, "two partitions each"
         )
         produce(kafka_bootstrap, topics(settings).ingest, _events(4000))
         wait_until(lambda: _stored(settings) == 4000, 30, "4000 stored values")
-        assert all(_metric(p, "fstore_processor_events_processed_total") > 0 for p in ports)
+        assert all(metric(p, "fstore_processor_events_processed_total") > 0 for p in ports)
         procs[1].kill()
         procs[1].wait(10)
         produce(kafka_bootstrap, topics(settings).ingest, _events(4000, 4000))
         wait_until(lambda: _stored(settings) == 8000, 40, "8000 stored values")
-        assert len(_health(ports[0])["assigned"]) == 4
+        assert len(health(ports[0])["assigned"]) == 4
         _stop(procs[0])
     finally:
         for proc in procs:
             proc.kill()
     assert _stored(settings, superseded=True) == 8000
-
-
-def _connections(dbname: str, allow: bool) -> None:
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS {str(allow).lower()}')
-        if not allow:
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (dbname,)
-            )
 
 
 async def test_an_offline_store_outage_pauses_consumption_and_loses_nothing(
@@ -175,24 +150,24 @@ async def test_an_offline_store_outage_pauses_consumption_and_loses_nothing(
         await asyncio.to_thread(produce, kafka_bootstrap, ingest, _events(1000))
         await asyncio.to_thread(wait_until, lambda: _stored(settings) == 1000, 30, "1000 stored values")
 
-        await asyncio.to_thread(_connections, dbname, False)
+        await asyncio.to_thread(allow_connections, dbname, False)
         await asyncio.to_thread(produce, kafka_bootstrap, ingest, _events(1000, 1000))
-        await asyncio.to_thread(wait_until, lambda: _health(port).get("status") == "paused", 20, "a pause")
-        assert _metric(port, "fstore_processor_paused") == 1
+        await asyncio.to_thread(wait_until, lambda: health(port).get("status") == "paused", 20, "a pause")
+        assert metric(port, "fstore_processor_paused") == 1
         await asyncio.sleep(1.5)  # several retries while it is down
-        assert _metric(port, "fstore_processor_events_failed_total") >= 1000
-        assert _metric(port, "fstore_processor_events_dead_lettered_total") == 0
+        assert metric(port, "fstore_processor_events_failed_total") >= 1000
+        assert metric(port, "fstore_processor_events_dead_lettered_total") == 0
 
-        await asyncio.to_thread(_connections, dbname, True)
+        await asyncio.to_thread(allow_connections, dbname, True)
         await asyncio.to_thread(wait_until, lambda: _stored(settings) == 2000, 30, "2000 stored values")
-        await asyncio.to_thread(wait_until, lambda: _health(port).get("status") == "running", 10, "resumed")
-        assert _metric(port, "fstore_processor_events_processed_total") == 2000
-        assert _metric(port, "fstore_processor_events_dead_lettered_total") == 0
+        await asyncio.to_thread(wait_until, lambda: health(port).get("status") == "running", 10, "resumed")
+        assert metric(port, "fstore_processor_events_processed_total") == 2000
+        assert metric(port, "fstore_processor_events_dead_lettered_total") == 0
         stop.set()
         await asyncio.wait_for(task, 15)
         assert await asyncio.to_thread(_stored, settings, True) == 2000
     finally:
-        await asyncio.to_thread(_connections, dbname, True)
+        await asyncio.to_thread(allow_connections, dbname, True)
         if task is not None and not task.done():
             stop.set()
             await asyncio.wait_for(task, 30)

@@ -20,10 +20,11 @@ even when the broker is down at write time, and a write never fails because Kafk
 * ``close`` publishes this process's entries for at most ``CLOSE_SECONDS`` and releases the
   rest for the next process at once (the child process: what is free, then it exits).
 
-A writer killed before ``written`` leaves its entries claimed for ``WRITE_LEASE_SECONDS`` (far
-longer than an offline write); then anyone publishes what the history holds for them (nothing
-if the write never committed). Duplicates are possible (a publisher dying after Kafka
-acknowledged, a lease running out mid-publication) and carry the same ``event_id``.
+A writer killed before its first publishing round ended leaves its entries claimed for the
+write lease (``Settings.outbox_lease_seconds``, far longer than an offline write); then anyone
+publishes what the history holds for them (nothing if the write never committed). Duplicates
+are possible (a publisher dying after Kafka acknowledged, a lease running out mid-publication)
+and carry the same ``event_id``.
 """
 
 from __future__ import annotations
@@ -55,7 +56,6 @@ from fstore.values import Values
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-WRITE_LEASE_SECONDS = 120.0
 CLAIM_LEASE_SECONDS = 60.0  # a claimed round: read, encode, produce, acknowledged
 RETRY_SECONDS = 2.0
 LINGER_SECONDS = 0.05  # a write's events wait this long for others to publish with
@@ -170,7 +170,7 @@ class EventOutbox:
         if not self.enabled:
             return []
         call, source, now, stamp = secrets.token_hex(8), current_source(), _now_us(), _stamp()
-        until = now + int(WRITE_LEASE_SECONDS * 1e6)
+        until = now + int(self.settings.outbox_lease_seconds * 1e6)
         entries: list[OutboxEntry] = []
         for resolved, values in batches:
             if len(values):

@@ -11,6 +11,12 @@ a no-op (effect exactly once).
   batch is committed or dead-lettered until it goes through.
 * A rebalance drops the in-flight records of revoked partitions (their new owner replays
   them from the committed offset). Everything handled before was already committed.
+* Any other exception of a handler is a bug (an invalid event is returned as a
+  ``DeadLetter``, an outage raised as ``StoreUnavailableError``): the processor fails fast, as
+  Kafka Streams does by default. It logs the error with the batch's partitions and offsets,
+  commits and dead-letters nothing of the batch, leaves the group and raises
+  ``InternalError`` (``fstore processor run`` exits 70); whoever owns the partitions next
+  replays the batch. Dead-lettering instead would let a bug silently divert all traffic.
 * ``stop`` (SIGTERM/SIGINT in ``fstore processor run``) ends the loop after the current batch;
   a batch waiting for a store that is down is abandoned (uncommitted, replayed later).
 
@@ -30,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from fstore.config import Settings
-from fstore.errors import ConfigurationError, StoreUnavailableError
+from fstore.errors import ConfigurationError, InternalError, StoreUnavailableError
 from fstore.streaming.handlers import BatchHandler, DeadLetter, Record
 from fstore.streaming.kafka import client_config, topics
 from fstore.streaming.processor_http import Health, ProcessorMetrics
@@ -82,6 +88,16 @@ def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
         ("fstore-source-partition", str(r.partition).encode()),
         ("fstore-source-offset", str(r.offset).encode()),
     ]
+
+
+def batch_extent(records: Sequence[Record]) -> str:
+    """The partitions and offset ranges of ``records``: ``topic[p]@first-last, …``."""
+    spans: dict[TP, tuple[int, int]] = {}
+    for r in records:
+        key = (r.topic, r.partition)
+        low, high = spans.get(key, (r.offset, r.offset))
+        spans[key] = (min(low, r.offset), max(high, r.offset))
+    return ", ".join(f"{t}[{p}]@{low}-{high}" for (t, p), (low, high) in sorted(spans.items()))
 
 
 class Processor:
@@ -201,6 +217,21 @@ class Processor:
                 await asyncio.to_thread(self._wait_paused, backoff)
                 backoff = min(backoff * 2, self.options.max_backoff)
                 continue
+            except Exception as exc:  # a bug: fail fast, the batch is replayed after a restart
+                self.metrics.failed.inc(len(records))
+                where = batch_extent(records)
+                log.error(
+                    "stopping: unexpected error handling a batch of %d records (%s); nothing of it "
+                    "is committed or dead-lettered, it is replayed when a processor takes it over",
+                    len(records),
+                    where,
+                    exc_info=exc,
+                )
+                raise InternalError(
+                    f"the processor stopped on an unexpected error in a batch ({where}): "
+                    f"{type(exc).__name__}: {exc}",
+                    batch=where,
+                ) from exc
             await asyncio.to_thread(self._commit, records)
             self._pending.clear()
             self._resume()

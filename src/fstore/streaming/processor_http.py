@@ -71,7 +71,8 @@ class ProcessorMetrics:
         )
         self.failed = Counter(
             "fstore_processor_events_failed",
-            "Events of batch attempts that failed because a store was down (retried, not lost).",
+            "Events of batch attempts that failed: a store was down (retried) or a bug (the "
+            "processor stops; replayed after its restart). None is lost.",
             registry=r,
         )
         self.batches = Counter("fstore_processor_batches", "Micro-batches committed.", registry=r)
