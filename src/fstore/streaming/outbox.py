@@ -252,6 +252,11 @@ class EventOutbox:
         else:
             run.close()
 
+    def cut_off(self, deadline: float) -> None:
+        """A send in progress gives up at ``deadline`` (monotonic time)."""
+        if self._publisher is not None:
+            self._publisher.cutoff = deadline
+
     def _start_publisher(self) -> None:
         self._publisher = Publisher(self.settings)
         self._thread = ThreadPoolExecutor(1, "fstore-events", initializer=_lower_priority)
@@ -265,8 +270,7 @@ class EventOutbox:
         assert self._wake is not None
         self._wake.set()
         deadline = time.monotonic() + CLOSE_SECONDS
-        if self._publisher is not None:
-            self._publisher.cutoff = deadline  # a round in progress gets until then
+        self.cut_off(deadline)  # a round in progress gets until then
         if task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await task

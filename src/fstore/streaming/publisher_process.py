@@ -128,6 +128,12 @@ async def publish_until_closed(settings: Settings, closed: asyncio.Event, wake: 
     outbox = EventOutbox(settings.model_copy(update={"events_publisher": "thread"}), offline)
     outbox.start(background=False)
     report = _reporter(outbox)
+
+    async def cut_short() -> None:  # a round in progress when the parent goes gets CLOSE_SECONDS
+        await closed.wait()
+        outbox.cut_off(time.monotonic() + CLOSE_SECONDS)
+
+    watcher = asyncio.create_task(cut_short())
     try:
         while not closed.is_set():
             wake.clear()
@@ -141,6 +147,7 @@ async def publish_until_closed(settings: Settings, closed: asyncio.Event, wake: 
             report()
         report()
     finally:
+        watcher.cancel()
         await outbox.close()
         await offline.close()
 
