@@ -98,7 +98,7 @@ async def _show(stream: DemoStream, stop: asyncio.Event, where: str) -> None:
     from rich.live import Live
     from rich.text import Text
 
-    hint = Text(f"transactions → {stream.topic} on {where} · Ctrl-C to stop", style="dim")
+    hint = Text(f"transactions → {stream.topic} on {where}\nCtrl-C to stop", style="dim")
     last, last_at = stream.stats(), time.monotonic()
     rates = (0.0, 0.0)
     with Live(Group(_values_table(await stream.values(), "starting…"), hint), console=console()) as view:
@@ -110,17 +110,18 @@ async def _show(stream: DemoStream, stop: asyncio.Event, where: str) -> None:
             elapsed = max(now - last_at, 1e-6)
             rates = ((stats.produced - last.produced) / elapsed, (stats.processed - last.processed) / elapsed)
             last, last_at = stats, now
-            title = (
-                f"Online aggregates, live · {rates[0]:,.0f} events/s produced, {rates[1]:,.0f}/s processed · "
+            caption = (
+                f"{rates[0]:,.0f} events/s produced · {rates[1]:,.0f}/s processed · "
                 f"{stats.processed:,} events in {stats.seconds:,.0f} s"
             )
-            view.update(Group(_values_table(await stream.values(), title), hint))
+            values = _values_table(await stream.values(), "Online aggregates (live)", caption)
+            view.update(Group(values, hint))
 
 
-def _values_table(vector: FeatureVector, title: str) -> Table:
+def _values_table(vector: FeatureVector, title: str, caption: str | None = None) -> Table:
     from rich.table import Table
 
-    view = Table(title=title, title_justify="left")
+    view = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     names = list(vector.values)
     for column in (vector.join_key, *names):
         view.add_column(column, justify="left" if column == vector.join_key else "right")
