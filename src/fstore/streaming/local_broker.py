@@ -95,8 +95,8 @@ class LocalBroker:
         deadline = time.monotonic() + wait
         while not _listening(self.host, self.port):
             if self._proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
                 tail = self.log_path.read_text(errors="replace")[-2000:]
+                self.stop()
                 raise StoreUnavailableError(
                     f"the local Kafka broker did not start on {self.bootstrap}: {tail}", store="kafka"
                 )
@@ -108,6 +108,7 @@ class LocalBroker:
             self._proc.kill()  # memory storage: nothing to flush
             self._proc.wait(timeout=10)
             self._proc = None
+            self.log_path.unlink(missing_ok=True)  # only worth keeping when the start failed
 
     def __enter__(self) -> LocalBroker:
         return self.start()
