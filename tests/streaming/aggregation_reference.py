@@ -64,10 +64,18 @@ def as_ms(when: Any) -> int:
     return int(when)
 
 
-def expected(events: pd.DataFrame, function: str, window: str, lateness: int = LATENESS) -> pd.DataFrame:
+def expected(
+    events: pd.DataFrame,
+    function: str,
+    window: str,
+    lateness: int = LATENESS,
+    *,
+    shape: dict[str, Any] | None = None,
+) -> pd.DataFrame:
     """The aggregate of every window (entity, window end, value), by a row-by-row replay of
-    the events (per-entity watermarks) then a pandas groupby."""
-    w = WINDOWS[window]
+    the events (per-entity watermarks) then a pandas groupby; ``shape`` (``size_seconds``,
+    ``step_seconds``) replaces the window's of ``WINDOWS``."""
+    w = shape or WINDOWS[window]
     size = w["size_seconds"] * 1000
     step = w.get("step_seconds", w["size_seconds"]) * 1000
     marks: dict[str, int] = {}

@@ -59,12 +59,33 @@ def demo(
         typer.Option("--output", "-o", help="Directory for the training set (default: the home)."),
     ] = None,
     reset: Annotated[bool, typer.Option("--reset", help="Remove a previously loaded demo first.")] = False,
+    stream: Annotated[
+        bool,
+        typer.Option(
+            "--stream",
+            help="Then stream live transactions through the Feature Processor and show the online "
+            "aggregates (Kafka: FSTORE_KAFKA_BOOTSTRAP_SERVERS, else a local broker).",
+        ),
+    ] = False,
+    rate: Annotated[
+        float, typer.Option("--rate", min=1, max=100_000, help="With --stream: transactions per second.")
+    ] = 200.0,
+    duration: Annotated[
+        float | None,
+        typer.Option("--duration", min=0.1, help="With --stream: seconds to run [default: until Ctrl-C]."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Load the demo: register features, ingest history, fit, serve and export a training set."""
+    """Load the demo: register features, ingest history, fit, serve and export a training set;
+    with --stream, then run the streaming path live (an already loaded demo is reused)."""
     from fstore.demo import DemoConfig, run_demo
 
     config = DemoConfig(customers=customers, events_per_customer=events, days=days, seed=seed)
+    if stream:
+        from fstore.cli.demo_stream import stream_demo
+
+        stream_demo(config, rate=rate, duration=duration, reset=reset, as_json=as_json)
+        return
 
     async def go(store: Any) -> Any:
         if not progress_enabled(as_json):
@@ -101,6 +122,17 @@ def serve(
     demo: Annotated[
         bool, typer.Option("--demo", help="First load the demo data, if the store has no features yet.")
     ] = False,
+    stream: Annotated[
+        bool,
+        typer.Option(
+            "--stream",
+            help="With --demo: stream live demo transactions through the Feature Processor while the "
+            "server runs (Kafka: FSTORE_KAFKA_BOOTSTRAP_SERVERS, else a local broker).",
+        ),
+    ] = False,
+    rate: Annotated[
+        float, typer.Option("--rate", min=1, max=100_000, help="With --stream: transactions per second.")
+    ] = 200.0,
     ssl_certfile: Annotated[
         Path | None, typer.Option("--ssl-certfile", help="TLS certificate (PEM); with --ssl-keyfile.")
     ] = None,
@@ -128,6 +160,8 @@ def serve(
                 "(whoever reached it would be admin); use --host 127.0.0.1 or turn authentication on",
                 6,
             )
+        if stream and not demo:
+            raise fail("--stream needs --demo: it streams the demo's transactions", 2)
         if (ssl_certfile is None) != (ssl_keyfile is None):
             raise fail("give both --ssl-certfile and --ssl-keyfile, or neither", 2)
         for path in (ssl_certfile, ssl_keyfile):
@@ -142,13 +176,39 @@ def serve(
         log_config = logging_config(config.log_json)
         logging.config.dictConfig(log_config)
         log = logging.getLogger("fstore.serve")
-        server, sock = _prepare(config, host, port, log_config, ssl_certfile, ssl_keyfile, demo, log)
-    tls = ssl_certfile is not None
-    url = f"{'https' if tls else 'http'}://{_url_host(host)}:{port}"
-    log.info("FStore API at %s (Swagger UI: %s/docs)", url, url)
-    server.run(sockets=[sock])
+        broker = None
+        if stream:
+            from fstore.streaming.demo_stream import prepare_broker
+
+            config, broker = prepare_broker(config)
+    try:
+        with guard():
+            server, sock = _prepare(
+                config, host, port, log_config, ssl_certfile, ssl_keyfile, demo, log, stream
+            )
+            if stream:
+                _stream_alongside(server, rate, broker is not None)
+        tls = ssl_certfile is not None
+        url = f"{'https' if tls else 'http'}://{_url_host(host)}:{port}"
+        log.info("FStore API at %s (Swagger UI: %s/docs)", url, url)
+        if stream:
+            from fstore.demo_aggregates import NAMES
+            from fstore.streaming.demo_producer import TransactionGenerator
+
+            busiest = TransactionGenerator().busiest(1)[0]
+            log.info("live aggregates: %s/api/v1/features/%s/values/%s", url, NAMES[0], busiest)
+        server.run(sockets=[sock])
+    finally:
+        if broker is not None:
+            broker.stop()
     if not server.started:  # the store failed in the lifespan after all (uvicorn logged why)
         raise fail("the API could not start: see the log above", UNAVAILABLE_EXIT)
+
+
+def _stream_alongside(server: uvicorn.Server, rate: float, fresh_broker: bool) -> None:
+    from fstore.streaming.demo_stream import StreamOptions, with_demo_stream
+
+    with_demo_stream(server.config.app, StreamOptions(rate=rate, fresh_broker=fresh_broker))
 
 
 def _prepare(
@@ -160,6 +220,7 @@ def _prepare(
     keyfile: Path | None,
     demo: bool,
     log: logging.Logger,
+    stream: bool = False,
 ) -> tuple[uvicorn.Server, socket.socket]:
     """Everything that can fail before serving, done before uvicorn runs (whose start-up
     failures are tracebacks): the app and its settings, the stores reachable, the TLS files
@@ -175,7 +236,7 @@ def _prepare(
 
     app = create_app(settings=config)
     if demo:
-        _load_demo(config, log)
+        _load_demo(config, log, stream)
     else:
         asyncio.run(_reach(FeatureStore(config)))
     server_config = uvicorn.Config(
@@ -224,20 +285,23 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _load_demo(config: Settings, log: logging.Logger) -> None:
+def _load_demo(config: Settings, log: logging.Logger, stream: bool) -> None:
     """What ``fstore demo`` does with its defaults, unless the store already has features."""
     import asyncio
 
-    from fstore.demo import DemoConfig, run_demo
+    from fstore.demo import DemoConfig, load_for_stream, run_demo
     from fstore.store import FeatureStore
 
     demo = DemoConfig()
 
     async def load() -> int | None:
         async with FeatureStore(config) as store:
-            if await store.list_features():
-                return None
-            return (await run_demo(store, demo)).values_ingested
+            if not await store.list_features():
+                return (await run_demo(store, demo)).values_ingested
+            if stream:  # the stream needs the demo's aggregations (an older demo lacks them)
+                report = await load_for_stream(store, demo)
+                return report.values_ingested if report is not None else None
+            return None
 
     loaded = asyncio.run(load())
     if loaded is None:

@@ -108,6 +108,28 @@ class WindowStateStore:
         rows = self._db.execute("SELECT topic, partition, offset FROM positions")
         return {(t, p): o for t, p, o in rows}
 
+    def forget_positions(self, topics: Iterable[str]) -> None:
+        """Drop the recorded positions of ``topics``: their log was replaced (a broker whose
+        storage is memory only was restarted, so offsets start at 0 again)."""
+        self._write("DELETE FROM positions WHERE topic = ?", [(t,) for t in topics])
+
+    def forget_features(self, features: Iterable[str]) -> None:
+        """Drop the window state of ``features`` (every definition of each): a feature deleted
+        and registered again starts afresh."""
+        self._write(
+            "DELETE FROM state_log WHERE substr(key, 1, ?) = ?", [(len(f) + 1, f"{f}:") for f in features]
+        )
+
+    def _write(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(sql, rows)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
     def load(self, key: str) -> tuple[pd.DataFrame, pd.Series, int]:
         """One aggregation's windows, watermarks and dropped count: the last snapshot and the
         deltas after it."""
