@@ -2,8 +2,9 @@
 
 ``Aggregator.step`` takes a batch of events in arrival order and returns, for every (entity,
 window) the batch touched, the aggregate over all the window's events so far — stamped at the
-window's end — plus the ``StateDelta`` to persist. It does not change its cached state until
-``apply`` is called with that delta, after the aggregates are stored.
+window's end — plus the ``StateDelta``s to persist (one per source partition). It does not change its cached state until
+``apply`` is called with those deltas, after the aggregates are stored and the deltas
+committed (``discard`` forgets them when the commit failed).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fstore.streaming.windows import I64, assign, watermarks
 _NUMERIC_FUNCTIONS = {F.SUM, F.MEAN, F.MIN, F.MAX}
 SNAPSHOT_MIN_ROWS = 50_000
 _NO_MARK = np.iinfo(np.int64).min
+_NO_HOME = -1
 
 
 def _empty() -> pd.DataFrame:
@@ -36,6 +38,7 @@ class Events:
     ts: I64
     values: pd.Series
     positions: I64
+    partitions: I64  # each event's source partition (0 for a file)
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -48,6 +51,16 @@ class Emitted:
     entities: list[str]
     ends: I64
     values: pd.Series
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """What ``step`` computed, taken into the cache by ``apply`` once it is persisted."""
+
+    merged: pd.DataFrame
+    marks: I64
+    homes: I64
+    closed: list[pd.Index]
 
 
 # the cached state is keyed by one int64 per (entity, window): the entity's code (its position
@@ -65,22 +78,32 @@ class Aggregator:
         self.entities = pd.Index([], dtype=object)
         self.windows = _empty()
         self.marks = np.empty(0, dtype=np.int64)  # by entity code
-        self.dropped = 0
-        self._logged = 0  # window rows in the state log since its last snapshot
+        self.homes = np.empty(0, dtype=np.int64)  # by entity code: the partition keeping its state
+        self.dropped_by: dict[int, int] = {}  # late window updates dropped, per partition
+        self._logged: dict[int, int] = {}  # window rows in a partition's log since its snapshot
+        self._pending: _Pending | None = None
 
-    def load(self, windows: pd.DataFrame, marks: pd.Series, dropped: int) -> None:
-        """Take the state as ``WindowStateStore.load`` gives it."""
-        self.entities = pd.Index([], dtype=object)
-        self.marks = np.empty(0, dtype=np.int64)
+    @property
+    def dropped(self) -> int:
+        return sum(self.dropped_by.values())
+
+    def load(self, partition: int, windows: pd.DataFrame, marks: pd.Series, dropped: int) -> None:
+        """Replace the cached state of ``partition`` by the stored one (``WindowState.load``)."""
+        if len(self.windows):
+            wcodes, _ = self._unkey(self.windows.index.to_numpy(np.int64))
+            self.windows = self.windows[self.homes[wcodes] != partition]
+        mine = self.homes == partition
+        self.marks[mine], self.homes[mine] = _NO_MARK, _NO_HOME
         codes = self._codes(marks.index.to_numpy(object))
-        self.marks[codes] = marks.to_numpy(np.int64)
+        self.marks[codes], self.homes[codes] = marks.to_numpy(np.int64), partition
         wcodes = self._codes(windows.index.get_level_values(0).to_numpy(object))
+        self.homes[wcodes] = partition
         keys = self._keys(wcodes, windows.index.get_level_values(1).to_numpy(np.int64))
-        self.windows = windows.set_axis(pd.Index(keys, dtype=np.int64), axis=0)
-        self.dropped, self._logged = dropped, len(windows)
+        self.windows = self._with(windows.set_axis(pd.Index(keys, dtype=np.int64), axis=0))
+        self.dropped_by[partition], self._logged[partition] = dropped, len(windows)
 
     def _codes(self, entities: np.ndarray) -> I64:
-        """Each entity's code; new entities get the next ones (their watermark: none yet)."""
+        """Each entity's code; new entities get the next ones (no watermark nor home yet)."""
         codes = self.entities.get_indexer(entities)
         if (codes < 0).any():
             new = pd.unique(entities[codes < 0])
@@ -88,6 +111,7 @@ class Aggregator:
                 raise ValueError(f"aggregation {self.feature!r}: more than {MAX_ENTITIES:,} entities")
             self.entities = self.entities.append(pd.Index(new, dtype=object))
             self.marks = np.concatenate([self.marks, np.full(len(new), _NO_MARK, dtype=np.int64)])
+            self.homes = np.concatenate([self.homes, np.full(len(new), _NO_HOME, dtype=np.int64)])
             codes = self.entities.get_indexer(entities)
         return codes.astype(np.int64)
 
@@ -99,42 +123,63 @@ class Aggregator:
         starts = ((keys & ((1 << WINDOW_BITS) - 1)) - _WINDOW_OFFSET) * self.spec.step_ms
         return codes, starts
 
-    def step(self, events: Events) -> tuple[Emitted, StateDelta]:
-        spec, delta = self.spec, StateDelta(self.key)
+    def step(self, events: Events) -> tuple[Emitted, list[StateDelta]]:
+        """The aggregates of the windows the events touch, and one ``StateDelta`` per source
+        partition of the batch (an entity's state goes with the partition of its events)."""
+        spec = self.spec
         codes = self._codes(events.entities.to_numpy(object))
         marks = watermarks(codes, events.ts, self.marks)
         hit = assign(spec, events.ts, marks)
-        delta.dropped = hit.dropped
         # an entity's watermark after the batch: watermarks() already started from the old one
-        touched = pd.Series(marks).groupby(codes).max()
-        new_marks = self.marks.copy()
-        new_marks[touched.index.to_numpy(np.int64)] = touched.to_numpy(np.int64)
+        touched = pd.DataFrame({"mark": marks, "home": events.partitions}).groupby(codes).agg(
+            mark=("mark", "max"), home=("home", "last")
+        )
+        tcodes = touched.index.to_numpy(np.int64)
+        new_marks, new_homes = self.marks.copy(), self.homes.copy()
+        new_marks[tcodes] = touched["mark"].to_numpy(np.int64)
+        new_homes[tcodes] = touched["home"].to_numpy(np.int64)
         merged = _empty()
         if len(hit.rows):
             keys = self._keys(codes[hit.rows], hit.starts)
             merged = self._merge(self._partials(events, hit.rows, keys))
-        self._logged += len(merged)
-        if self._logged > max(2 * len(self.windows), SNAPSHOT_MIN_ROWS):
-            state = self._with(merged)
-            wcodes, starts = self._unkey(state.index.to_numpy(np.int64))
-            open_ = starts + spec.size_ms + spec.lateness_ms > new_marks[wcodes]
-            delta.upserts = self._public(state[open_])
-            delta.marks = self._marks(np.flatnonzero(new_marks != _NO_MARK), new_marks)
-            delta.dropped += self.dropped
-            delta.snapshot = True
-        else:
-            delta.upserts = self._public(merged)
-            delta.marks = self._marks(touched.index.to_numpy(np.int64), new_marks)
-        self._pending = (merged, new_marks)
+        late = pd.Series(events.partitions[hit.late]).value_counts()
+        mcodes, mstarts = self._unkey(merged.index.to_numpy(np.int64))
+        mhomes = new_homes[mcodes]
+        deltas, closed = [], []
+        for partition in np.unique(new_homes[tcodes]).tolist():
+            delta = StateDelta(self.key, partition, dropped=int(late.get(partition, 0)))
+            mine = merged[mhomes == partition]
+            logged = self._logged.get(partition, 0) + len(mine)
+            if logged > SNAPSHOT_MIN_ROWS and logged > 2 * self._cached(partition):
+                state = self._with(mine)
+                wcodes, _ = self._unkey(state.index.to_numpy(np.int64))
+                state = state[new_homes[wcodes] == partition]
+                wcodes, starts = self._unkey(state.index.to_numpy(np.int64))
+                open_ = starts + spec.size_ms + spec.lateness_ms > new_marks[wcodes]
+                closed.append(state.index[~open_])
+                delta.upserts = self._public(state[open_])
+                entities = np.flatnonzero((new_homes == partition) & (new_marks != _NO_MARK))
+                delta.marks = self._marks(entities, new_marks)
+                delta.dropped += self.dropped_by.get(partition, 0)
+                delta.snapshot = True
+            else:
+                delta.upserts = self._public(mine)
+                delta.marks = self._marks(tcodes[new_homes[tcodes] == partition], new_marks)
+            deltas.append(delta)
+        self._pending = _Pending(merged, new_marks, new_homes, closed)
         values = self._value(merged)
         # a window whose events carried no value yet has no mean/min/max/last: nothing to store
         has = values.notna().to_numpy()
-        mcodes, mstarts = self._unkey(merged.index.to_numpy(np.int64))
         return Emitted(
             self.entities[mcodes[has]].tolist(),
             mstarts[has] + spec.size_ms,
             values[has].reset_index(drop=True),
-        ), delta
+        ), deltas
+
+    def _cached(self, partition: int) -> int:
+        """How many windows of ``partition`` the cache holds."""
+        codes, _ = self._unkey(self.windows.index.to_numpy(np.int64))
+        return int((self.homes[codes] == partition).sum())
 
     def _marks(self, codes: I64, marks: I64) -> pd.Series:
         return pd.Series(marks[codes], index=self.entities[codes], dtype=np.int64)
@@ -151,20 +196,38 @@ class Aggregator:
         windows = pd.concat([self.windows, upserts])
         return windows[~windows.index.duplicated(keep="last")]
 
-    def apply(self, delta: StateDelta) -> None:
-        """Take the delta ``step`` returned into the cached state (after it was persisted)."""
-        merged, marks = self._pending
-        if delta.snapshot:
-            keys = self._keys(
-                self.entities.get_indexer(delta.upserts.index.get_level_values(0)).astype(np.int64),
-                delta.upserts.index.get_level_values(1).to_numpy(np.int64),
-            )
-            self.windows = delta.upserts.set_axis(pd.Index(keys, dtype=np.int64), axis=0)
-            self.dropped, self._logged = delta.dropped, 0
-        else:
-            self.windows = self._with(merged)
-            self.dropped += delta.dropped
-        self.marks = marks
+    def apply(self, deltas: list[StateDelta]) -> None:
+        """Take the deltas ``step`` returned into the cached state (after they were persisted)."""
+        assert self._pending is not None
+        pending, self._pending = self._pending, None
+        self.windows = self._with(pending.merged)
+        for closed in pending.closed:
+            self.windows = self.windows.drop(closed)
+        self.marks, self.homes = pending.marks, pending.homes
+        for d in deltas:
+            if d.snapshot:
+                self.dropped_by[d.partition], self._logged[d.partition] = d.dropped, 0
+            else:
+                self.dropped_by[d.partition] = self.dropped_by.get(d.partition, 0) + d.dropped
+                self._logged[d.partition] = self._logged.get(d.partition, 0) + len(d.upserts)
+
+    def discard(self) -> I64:
+        """Forget the last ``step`` (its state was not committed); returns its window keys."""
+        pending, self._pending = self._pending, None
+        return pending.merged.index.to_numpy(np.int64) if pending is not None else np.empty(0, np.int64)
+
+    def current(self, keys: I64, partitions: set[int]) -> Emitted:
+        """The cached aggregates of the windows ``keys`` whose entities' state is in
+        ``partitions`` (to store again what another processor computed for them)."""
+        codes, _ = self._unkey(keys)
+        keys = keys[np.isin(self.homes[codes], list(partitions))]
+        acc = self.windows.loc[self.windows.index.intersection(pd.Index(keys, dtype=np.int64))]
+        values = self._value(acc)
+        has = values.notna().to_numpy()
+        codes, starts = self._unkey(acc.index.to_numpy(np.int64))
+        return Emitted(
+            self.entities[codes[has]].tolist(), starts[has] + self.spec.size_ms, values[has].reset_index(drop=True)
+        )
 
     def _partials(self, events: Events, rows: I64, keys: I64) -> pd.DataFrame:
         """Accumulators of this batch alone, per window key."""

@@ -110,11 +110,17 @@ class Fields:
 
 
 def extract(
-    spec: AggregationSpec, fields: Fields, times: np.ndarray, positions: np.ndarray, *, numeric: bool = True
+    spec: AggregationSpec,
+    fields: Fields,
+    times: np.ndarray,
+    positions: np.ndarray,
+    partitions: np.ndarray | None = None,
+    *,
+    numeric: bool = True,
 ) -> tuple[Events, list[tuple[int, str]]]:
     """The usable events among ``objects`` (in order) and the refused ones (index, reason).
     ``times`` are the fallback event times (the Kafka timestamps) when the definition names no
-    timestamp field."""
+    timestamp field; ``partitions`` the events' source partitions (default: all 0)."""
     n = len(fields)
     is_object = fields.is_object
     ids, ok_id = fields.ids(spec.entity_field)
@@ -143,5 +149,6 @@ def extract(
         ts[keep],
         values[keep].reset_index(drop=True),
         np.asarray(positions, dtype=np.int64)[keep],
+        (np.zeros(n, np.int64) if partitions is None else np.asarray(partitions, dtype=np.int64))[keep],
     )
     return events, bad
