@@ -2,9 +2,9 @@
 
 ``Aggregator.step`` takes a batch of events in arrival order and returns, for every (entity,
 window) the batch touched, the aggregate over all the window's events so far — stamped at the
-window's end — plus the ``StateDelta``s to persist (one per source partition). It does not change its cached state until
-``apply`` is called with those deltas, after the aggregates are stored and the deltas
-committed (``discard`` forgets them when the commit failed).
+window's end — plus the ``StateDelta``s to persist (one per source partition). It does not
+change its cached state until ``apply`` is called with those deltas, after the aggregates are
+stored and the deltas committed (``discard`` forgets them when the commit failed).
 """
 
 from __future__ import annotations
@@ -131,8 +131,10 @@ class Aggregator:
         marks = watermarks(codes, events.ts, self.marks)
         hit = assign(spec, events.ts, marks)
         # an entity's watermark after the batch: watermarks() already started from the old one
-        touched = pd.DataFrame({"mark": marks, "home": events.partitions}).groupby(codes).agg(
-            mark=("mark", "max"), home=("home", "last")
+        touched = (
+            pd.DataFrame({"mark": marks, "home": events.partitions})
+            .groupby(codes)
+            .agg(mark=("mark", "max"), home=("home", "last"))
         )
         tcodes = touched.index.to_numpy(np.int64)
         new_marks, new_homes = self.marks.copy(), self.homes.copy()
@@ -226,7 +228,9 @@ class Aggregator:
         has = values.notna().to_numpy()
         codes, starts = self._unkey(acc.index.to_numpy(np.int64))
         return Emitted(
-            self.entities[codes[has]].tolist(), starts[has] + self.spec.size_ms, values[has].reset_index(drop=True)
+            self.entities[codes[has]].tolist(),
+            starts[has] + self.spec.size_ms,
+            values[has].reset_index(drop=True),
         )
 
     def _partials(self, events: Events, rows: I64, keys: I64) -> pd.DataFrame:

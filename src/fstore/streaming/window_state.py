@@ -52,7 +52,9 @@ class WindowStateConflict(ConflictError):
     processor handled the partition meanwhile (its ``partitions`` must be reloaded)."""
 
     def __init__(self, partitions: Sequence[TP]) -> None:
-        super().__init__(f"window state of {sorted(partitions)} changed elsewhere", partitions=list(partitions))
+        super().__init__(
+            f"window state of {sorted(partitions)} changed elsewhere", partitions=list(partitions)
+        )
         self.partitions = list(partitions)
 
 

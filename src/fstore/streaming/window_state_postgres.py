@@ -60,7 +60,9 @@ class PostgresWindowState:
 
     async def positions(self) -> dict[TP, int]:
         async with self._db.connection() as conn:
-            cur = await conn.execute(self._q("SELECT topic, partition, position FROM {s}.fstore_window_positions"))
+            cur = await conn.execute(
+                self._q("SELECT topic, partition, position FROM {s}.fstore_window_positions")
+            )
             return {(t, p): o for t, p, o in await cur.fetchall()}
 
     async def load(self, key: str, partition: int) -> Loaded:
@@ -73,19 +75,18 @@ class PostgresWindowState:
         self, deltas: Sequence[StateDelta], positions: dict[TP, int], expected: dict[TP, int | None]
     ) -> None:
         entries = [d.encoded() for d in deltas]
-        async with self._db.connection() as conn:
-            async with conn.transaction():
-                moved = await self._move(conn, positions, expected)
-                if moved:
-                    raise WindowStateConflict(moved)  # rolls the transaction back
-                for key, partition, snapshot, windows, marks, dropped in entries:
-                    cur = await conn.execute(
-                        self._q(_APPEND), (key, partition, snapshot, windows, marks, dropped)
-                    )
-                    if snapshot:
-                        row = await cur.fetchone()
-                        assert row is not None
-                        await conn.execute(self._q(_COMPACT), (key, partition, row[0]))
+        async with self._db.connection() as conn, conn.transaction():
+            moved = await self._move(conn, positions, expected)
+            if moved:
+                raise WindowStateConflict(moved)  # rolls the transaction back
+            for key, partition, snapshot, windows, marks, dropped in entries:
+                cur = await conn.execute(
+                    self._q(_APPEND), (key, partition, snapshot, windows, marks, dropped)
+                )
+                if snapshot:
+                    row = await cur.fetchone()
+                    assert row is not None
+                    await conn.execute(self._q(_COMPACT), (key, partition, row[0]))
 
     async def _move(self, conn: Any, positions: dict[TP, int], expected: dict[TP, int | None]) -> list[TP]:
         """Set the positions, checking the expected ones; returns those that had moved."""

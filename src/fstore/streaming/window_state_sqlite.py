@@ -79,7 +79,9 @@ class SqliteWindowState:
         try:
             moved = []
             for tp, was in expected.items():
-                row = db.execute("SELECT offset FROM positions WHERE topic = ? AND partition = ?", tp).fetchone()
+                row = db.execute(
+                    "SELECT offset FROM positions WHERE topic = ? AND partition = ?", tp
+                ).fetchone()
                 if (row[0] if row else None) != was:
                     moved.append(tp)
             if moved:
