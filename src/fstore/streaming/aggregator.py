@@ -10,13 +10,14 @@ stored and the deltas committed (``discard`` forgets them when the commit failed
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from fstore.streaming.spec import AggregationFunction as F
 from fstore.streaming.spec import AggregationSpec
-from fstore.streaming.window_state import NUMERIC, StateDelta, empty_windows
+from fstore.streaming.window_state import NUMERIC, OBJECTS, StateDelta, empty_windows, objects
 from fstore.streaming.windows import I64, assign, watermarks
 
 _NUMERIC_FUNCTIONS = {F.SUM, F.MEAN, F.MIN, F.MAX}
@@ -131,15 +132,11 @@ class Aggregator:
         marks = watermarks(codes, events.ts, self.marks)
         hit = assign(spec, events.ts, marks)
         # an entity's watermark after the batch: watermarks() already started from the old one
-        touched = (
-            pd.DataFrame({"mark": marks, "home": events.partitions})
-            .groupby(codes)
-            .agg(mark=("mark", "max"), home=("home", "last"))
-        )
-        tcodes = touched.index.to_numpy(np.int64)
         new_marks, new_homes = self.marks.copy(), self.homes.copy()
-        new_marks[tcodes] = touched["mark"].to_numpy(np.int64)
-        new_homes[tcodes] = touched["home"].to_numpy(np.int64)
+        np.maximum.at(new_marks, codes, marks)
+        # an entity's home: the partition of its last event in the batch
+        tcodes, first_from_end = np.unique(codes[::-1], return_index=True)
+        new_homes[tcodes] = events.partitions[len(codes) - 1 - first_from_end]
         merged = _empty()
         if len(hit.rows):
             keys = self._keys(codes[hit.rows], hit.starts)
@@ -148,9 +145,10 @@ class Aggregator:
         mcodes, mstarts = self._unkey(merged.index.to_numpy(np.int64))
         mhomes = new_homes[mcodes]
         deltas, closed = [], []
-        for partition in np.unique(new_homes[tcodes]).tolist():
-            delta = StateDelta(self.key, partition, dropped=int(late.get(partition, 0)))
-            mine = merged[mhomes == partition]
+        partitions = np.unique(new_homes[tcodes]).tolist()
+        for partition in partitions:
+            dropped = int(late.get(partition, 0))
+            mine = merged[mhomes == partition] if len(partitions) > 1 else merged
             logged = self._logged.get(partition, 0) + len(mine)
             if logged > SNAPSHOT_MIN_ROWS and logged > 2 * self._cached(partition):
                 state = self._with(mine)
@@ -159,14 +157,21 @@ class Aggregator:
                 wcodes, starts = self._unkey(state.index.to_numpy(np.int64))
                 open_ = starts + spec.size_ms + spec.lateness_ms > new_marks[wcodes]
                 closed.append(state.index[~open_])
-                delta.upserts = self._public(state[open_])
                 entities = np.flatnonzero((new_homes == partition) & (new_marks != _NO_MARK))
-                delta.marks = self._marks(entities, new_marks)
-                delta.dropped += self.dropped_by.get(partition, 0)
-                delta.snapshot = True
+                dropped += self.dropped_by.get(partition, 0)
+                delta = StateDelta(
+                    self.key,
+                    partition,
+                    self._public(state[open_]),
+                    self._marks(entities, new_marks),
+                    dropped,
+                    True,
+                )
             else:
-                delta.upserts = self._public(mine)
-                delta.marks = self._marks(tcodes[new_homes[tcodes] == partition], new_marks)
+                entities = tcodes[new_homes[tcodes] == partition] if len(partitions) > 1 else tcodes
+                delta = StateDelta(
+                    self.key, partition, self._public(mine), self._marks(entities, new_marks), dropped
+                )
             deltas.append(delta)
         self._pending = _Pending(merged, new_marks, new_homes, closed)
         values = self._value(merged)
@@ -187,9 +192,16 @@ class Aggregator:
         return pd.Series(marks[codes], index=self.entities[codes], dtype=np.int64)
 
     def _public(self, windows: pd.DataFrame) -> pd.DataFrame:
-        """The (entity, start) form the state store keeps."""
+        """The (entity, start) form the state store keeps (made from the codes: no string
+        is hashed again)."""
         codes, starts = self._unkey(windows.index.to_numpy(np.int64))
-        index = pd.MultiIndex.from_arrays([self.entities[codes], starts], names=["entity", "start"])
+        levels, start_codes = np.unique(starts, return_inverse=True)
+        index = pd.MultiIndex(
+            levels=[self.entities, levels],
+            codes=[codes, start_codes],
+            names=["entity", "start"],
+            verify_integrity=False,
+        )
         return windows.set_axis(index, axis=0)
 
     def _with(self, upserts: pd.DataFrame) -> pd.DataFrame:
@@ -265,30 +277,45 @@ class Aggregator:
         return out
 
     def _merge(self, part: pd.DataFrame) -> pd.DataFrame:
-        """The partials combined with the cached accumulators of the same windows."""
-        old = self.windows.reindex(part.index)
-        merged = empty_windows(part.index)
-        merged["count"] = part["count"] + old["count"].fillna(0)
+        """The partials combined with the cached accumulators of the same windows (numpy on
+        the columns the function uses; the others stay empty)."""
+        at = self.windows.index.get_indexer(part.index)
+        found = at >= 0
+        n = len(part)
+
+        def old(col: str) -> np.ndarray:
+            out = np.full(n, np.nan) if col in NUMERIC else np.full(n, None, dtype=object)
+            out[found] = self.windows[col].to_numpy()[at[found]]
+            return out
+
+        def new(col: str) -> np.ndarray:
+            return part[col].to_numpy(np.float64 if col in NUMERIC else object)
+
+        def plus(col: str) -> np.ndarray:
+            before = old(col)
+            return new(col) + np.where(np.isnan(before), 0.0, before)
+
+        columns: dict[str, Any] = {c: np.full(n, np.nan) for c in NUMERIC}
+        columns.update({c: np.full(n, None, dtype=object) for c in OBJECTS})
+        columns["count"] = plus("count")
         fn = self.spec.function
         if fn in _NUMERIC_FUNCTIONS:
-            merged["n"] = part["n"] + old["n"].fillna(0)
-            merged["sum"] = part["sum"] + old["sum"].fillna(0)
-            merged["min"] = np.fmin(part["min"], old["min"])
-            merged["max"] = np.fmax(part["max"], old["max"])
+            columns["n"], columns["sum"] = plus("n"), plus("sum")
+            columns["min"] = np.fmin(new("min"), old("min"))
+            columns["max"] = np.fmax(new("max"), old("max"))
         elif fn is F.LAST:
-            pt, pp = part["last_ts"], part["last_pos"]
-            ot, op = old["last_ts"], old["last_pos"]
-            keep_old = ot.notna() & (pt.isna() | (ot > pt) | ((ot == pt) & (op > pp)))
+            pt, pp, ot, op = new("last_ts"), new("last_pos"), old("last_ts"), old("last_pos")
+            keep_old = ~np.isnan(ot) & (np.isnan(pt) | (ot > pt) | ((ot == pt) & (op > pp)))
             for col in ("last_ts", "last_pos", "last_value"):
-                merged[col] = part[col].where(~keep_old, old[col])
+                columns[col] = np.where(keep_old, old(col), new(col))
         elif fn is F.DISTINCT_COUNT:
-            merged["distinct"] = [
-                (a if isinstance(a, set) else set()) | (b if isinstance(b, set) else set())
-                for a, b in zip(part["distinct"].tolist(), old["distinct"].tolist(), strict=True)
-            ]
-        for col in NUMERIC:
-            merged[col] = merged[col].astype(np.float64)
-        return merged
+            columns["distinct"] = objects(
+                [
+                    (a if isinstance(a, set) else set()) | (b if isinstance(b, set) else set())
+                    for a, b in zip(new("distinct").tolist(), old("distinct").tolist(), strict=True)
+                ]
+            )
+        return pd.DataFrame(columns, index=part.index)
 
     def _value(self, acc: pd.DataFrame) -> pd.Series:
         fn = self.spec.function

@@ -140,15 +140,15 @@ def _encode_windows(frame: pd.DataFrame) -> bytes:
         "entity": pa.array(frame.index.get_level_values(0).to_numpy(object), pa.string()),
         "start": pa.array(frame.index.get_level_values(1).to_numpy(np.int64)),
     }
+    # a column without any value (those the function does not use) is left out
     for c in NUMERIC:
-        columns[c] = pa.array(frame[c].to_numpy(np.float64))
+        values = frame[c].to_numpy(np.float64)
+        if not np.isnan(values).all():
+            columns[c] = pa.array(values)
     # values of any JSON type (the last value) and sets of them (distinct values) go as JSON text
     for c in OBJECTS:
-        items = frame[c].tolist()
-        if any(isinstance(v, set) or (v is not None and v == v) for v in items):
-            columns[c] = pa.array([_json_cell(v) for v in items], pa.string())
-        else:
-            columns[c] = pa.nulls(len(frame), pa.string())
+        if frame[c].notna().any():
+            columns[c] = pa.array([_json_cell(v) for v in frame[c].tolist()], pa.string())
     return _ipc(pa.table(columns))
 
 
@@ -171,18 +171,30 @@ def _decode_windows(blob: bytes) -> pd.DataFrame:
         ],
         names=["entity", "start"],
     )
-    data: dict[str, Any] = {c: table.column(c).to_numpy() for c in NUMERIC}
-    last = table.column("last_value").to_pylist()
-    data["last_value"] = np.array([None if v is None else orjson.loads(v) for v in last], dtype=object)
-    distinct = table.column("distinct").to_pylist()
-    data["distinct"] = np.array(
-        [
-            None if v is None else {tuple(x) if isinstance(x, list) else x for x in orjson.loads(v)}
-            for v in distinct
-        ],
-        dtype=object,
-    )
+    n, names = table.num_rows, set(table.column_names)
+    data: dict[str, Any] = {
+        c: table.column(c).to_numpy() if c in names else np.full(n, np.nan) for c in NUMERIC
+    }
+    data["last_value"], data["distinct"] = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
+    if "last_value" in names:
+        last = table.column("last_value").to_pylist()
+        data["last_value"] = objects([None if v is None else orjson.loads(v) for v in last])
+    if "distinct" in names:
+        data["distinct"] = objects(
+            [
+                None if v is None else {tuple(x) if isinstance(x, list) else x for x in orjson.loads(v)}
+                for v in table.column("distinct").to_pylist()
+            ]
+        )
     return pd.DataFrame(data, index=index)
+
+
+def objects(items: list[Any]) -> np.ndarray:
+    """An object array of ``items`` (lists stay single cells)."""
+    out = np.empty(len(items), dtype=object)
+    for i, item in enumerate(items):
+        out[i] = item
+    return out
 
 
 def _encode_marks(marks: pd.Series) -> bytes:
