@@ -57,13 +57,16 @@ def entity_ids(raw: Sequence[Any]) -> tuple[pd.Series, np.ndarray]:
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         arr = None
     if arr is not None and (pa.types.is_integer(arr.type) or pa.types.is_string(arr.type)):
-        ids = arr.cast(pa.string()).to_pandas()
-        return ids.fillna(""), ids.notna().to_numpy() & (ids != "").to_numpy()
+        # Python str objects (not pandas' Arrow-backed strings): the aggregators look them up
+        # in their object indexes, which would convert an Arrow column on every lookup
+        ids = pd.Series(arr.cast(pa.string()).to_pylist(), dtype=object)
+        ok = ids.notna().to_numpy() & (ids != "").to_numpy()
+        return ids.fillna(""), ok
     series = pd.Series(raw, dtype=object)
     ok = series.map(
         lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, str) and v != "")
     )
-    return series.where(ok, "").astype(str), ok.to_numpy(bool)
+    return series.where(ok, "").map(str).astype(object), ok.to_numpy(bool)
 
 
 class Fields:
