@@ -97,19 +97,19 @@ def test_two_processors_share_aggregation_state_in_postgres_and_one_takes_over(
         def sources(port: int) -> int:
             return sum(1 for tp in _health(port).get("assigned", []) if tp.startswith(source))
 
-        wait_until(lambda: all(sources(p) == 2 for p in ports), 40, "two source partitions each")
+        wait_until(lambda: all(sources(p) == 2 for p in ports), 60, "two source partitions each")
         produce(kafka_bootstrap, source, messages[:1500])
         wait_until(
             lambda: (
                 all(_metric(p, "fstore_processor_events_processed_total") > 0 for p in ports)
                 and sum(_metric(p, "fstore_processor_events_processed_total") for p in ports) >= 1500
             ),
-            40,
+            60,
             "both processors at work on the first half",
         )
         _kill(procs[1])
         produce(kafka_bootstrap, source, messages[1500:])
-        wait_until(lambda: _all_equal(settings, events), 60, "the aggregates of every event")
+        wait_until(lambda: _all_equal(settings, events), 120, "the aggregates of every event")
         assert sources(ports[0]) == 4
     finally:
         for proc in procs:
