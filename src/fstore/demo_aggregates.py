@@ -12,7 +12,6 @@ that started last, holding only the events of its first step.
 from __future__ import annotations
 
 from contextlib import suppress
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -125,18 +124,15 @@ async def backfill(store: FeatureStore, transactions: pd.DataFrame) -> int:
 async def reset(store: FeatureStore) -> None:
     """Remove the features, the group and their window state (a re-registered definition would
     otherwise resume the old windows)."""
-    from fstore.streaming.aggregations import STATE_FILE
-    from fstore.streaming.window_state import WindowStateStore
+    from fstore.streaming.aggregations import open_window_state
 
     for name in reversed(NAMES):
         with suppress(NotFoundError):
             await store.delete_feature(name, force=True)
     with suppress(NotFoundError):
         await store.delete_group(GROUP.name)
-    path = Path(store.settings.home) / STATE_FILE
-    if path.exists():
-        state = WindowStateStore(path)
-        try:
-            state.forget_features(NAMES)
-        finally:
-            state.close()
+    state = open_window_state(store)
+    try:
+        await state.forget_features(NAMES)
+    finally:
+        await state.close()

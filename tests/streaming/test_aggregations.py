@@ -28,7 +28,8 @@ from fstore.models import Feature
 from fstore.streaming import aggregator
 from fstore.streaming.aggregations import AggregationHandler, backfill
 from fstore.streaming.handlers import Record
-from fstore.streaming.window_state import WindowStateStore
+from fstore.streaming.window_state import WindowStateConflict
+from fstore.streaming.window_state_sqlite import SqliteWindowState
 
 CASES = [(f, w) for w in WINDOWS for f in FUNCTIONS]
 
@@ -86,7 +87,7 @@ async def test_state_survives_a_restart(
     first = await AggregationHandler.open(store, tmp_path / "state.sqlite")
     for batch in batches[:half]:
         await first.handle(batch)
-    first.engine.state.close()
+    await first.engine.state.close()
 
     second = await AggregationHandler.open(store, tmp_path / "state.sqlite")
     for batch in batches[half:]:
@@ -96,14 +97,14 @@ async def test_state_survives_a_restart(
     if snapshot_rows < 100:  # compacted: closed windows were forgotten, the log holds a snapshot
         rows = second.engine.state._db.execute(
             "SELECT key, MIN(seq), MIN(CASE WHEN snapshot = 1 THEN seq END), SUM(snapshot)"
-            " FROM state_log GROUP BY key"
+            " FROM window_log GROUP BY key"
         ).fetchall()
         assert len(rows) == 2
-        assert all(first == snap and n == 1 for _, first, snap, n in rows)  # older entries deleted
+        assert all(first == snap and n == 1 for _, first, snap, n in rows), rows  # older entries deleted
         kinds = {"amount_sum": "hopping", "amount_kinds": "sliding"}
         for agg in second.engine.aggregators:
             (blob,) = second.engine.state._db.execute(
-                "SELECT windows FROM state_log WHERE key = ? AND snapshot = 1", (agg.key,)
+                "SELECT windows FROM window_log WHERE key = ? AND snapshot = 1", (agg.key,)
             ).fetchone()
             kept = pa.ipc.open_stream(blob).read_all().num_rows
             assert 0 < kept < len(expected(events, "count", kinds[agg.feature])) / 4
@@ -124,11 +125,11 @@ async def test_a_replay_counts_nothing_twice(
 
     crash = RuntimeError("killed between the store write and the state commit")
 
-    def fail(*_: object) -> None:
+    async def fail(*_: object) -> None:
         raise crash
 
     with monkeypatch.context() as patch:
-        patch.setattr(WindowStateStore, "commit", fail)
+        patch.setattr(SqliteWindowState, "commit", fail)
         with pytest.raises(RuntimeError):
             await handler.handle(batches[half])
     written = len(await store.get_feature_history("txn_count", include_superseded=True))
@@ -194,15 +195,16 @@ async def test_backfill_refuses_a_feature_that_is_not_an_aggregation(store: Feat
         await backfill(store, "plain", make_events(n=5))
 
 
-def test_positions_make_the_window_state_replay_safe(tmp_path: Path) -> None:
-    state = WindowStateStore(tmp_path / "s.sqlite")
-    state.commit([], {("t", 0): 41, ("t", 1): 7})
-    other = WindowStateStore(tmp_path / "s.sqlite")
-    assert other.positions() == {("t", 0): 41, ("t", 1): 7}
-    assert not state.changed_elsewhere()
-    other.commit([], {("t", 0): 50})
-    assert state.changed_elsewhere()
-    assert state.positions()[("t", 0)] == 50
+async def test_positions_are_committed_with_a_compare_and_set(tmp_path: Path) -> None:
+    state = SqliteWindowState(tmp_path / "s.sqlite")
+    await state.commit([], {("t", 0): 41, ("t", 1): 7}, {("t", 0): None, ("t", 1): None})
+    other = SqliteWindowState(tmp_path / "s.sqlite")
+    assert await other.positions() == {("t", 0): 41, ("t", 1): 7}
+    await other.commit([], {("t", 0): 50}, {("t", 0): 41})
+    with pytest.raises(WindowStateConflict) as caught:  # "state" still believes 41
+        await state.commit([], {("t", 0): 60, ("t", 1): 9}, {("t", 0): 41, ("t", 1): 7})
+    assert caught.value.partitions == [("t", 0)]
+    assert await state.positions() == {("t", 0): 50, ("t", 1): 7}  # nothing of it committed
 
 
 async def test_a_store_outage_stores_and_commits_nothing_and_the_retry_is_exact(
@@ -214,7 +216,7 @@ async def test_a_store_outage_stores_and_commits_nothing_and_the_retry_is_exact(
     batches = micro_batches(records(events), seed=4)
     handler = await AggregationHandler.open(store, tmp_path / "state.sqlite")
     await handler.handle(batches[0])
-    positions = handler.engine.state.positions()
+    positions = await handler.engine.state.positions()
 
     async def down(*_: object) -> None:
         raise StoreUnavailableError("offline store down")
@@ -224,7 +226,7 @@ async def test_a_store_outage_stores_and_commits_nothing_and_the_retry_is_exact(
         for _ in range(2):
             with pytest.raises(StoreUnavailableError):
                 await handler.handle(batches[1])
-    assert handler.engine.state.positions() == positions
+    assert await handler.engine.state.positions() == positions
     for batch in batches[1:]:
         await handler.handle(batch)
     assert_same(await stored(store, "amount_mean"), expected(events, "mean", "hopping"))

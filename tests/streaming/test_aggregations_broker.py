@@ -77,7 +77,7 @@ async def test_aggregations_through_the_broker(
     produce(kafka_bootstrap, topic, rows[:200])
     first = await AggregationHandler.open(store, tmp_path / "state.sqlite")
     assert await consume(kafka_bootstrap, group, first, 200) == 200
-    first.engine.state.close()
+    await first.engine.state.close()
 
     produce(kafka_bootstrap, topic, rows[200:])
     second = await AggregationHandler.open(store, tmp_path / "state.sqlite")

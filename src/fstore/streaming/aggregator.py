@@ -2,25 +2,28 @@
 
 ``Aggregator.step`` takes a batch of events in arrival order and returns, for every (entity,
 window) the batch touched, the aggregate over all the window's events so far — stamped at the
-window's end — plus the ``StateDelta`` to persist. It does not change its cached state until
-``apply`` is called with that delta, after the aggregates are stored.
+window's end — plus the ``StateDelta``s to persist (one per source partition). It does not
+change its cached state until ``apply`` is called with those deltas, after the aggregates are
+stored and the deltas committed (``discard`` forgets them when the commit failed).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from fstore.streaming.spec import AggregationFunction as F
 from fstore.streaming.spec import AggregationSpec
-from fstore.streaming.window_state import NUMERIC, StateDelta, empty_windows
+from fstore.streaming.window_state import NUMERIC, OBJECTS, StateDelta, empty_windows, objects
 from fstore.streaming.windows import I64, assign, watermarks
 
 _NUMERIC_FUNCTIONS = {F.SUM, F.MEAN, F.MIN, F.MAX}
 SNAPSHOT_MIN_ROWS = 50_000
 _NO_MARK = np.iinfo(np.int64).min
+_NO_HOME = -1
 
 
 def _empty() -> pd.DataFrame:
@@ -36,6 +39,7 @@ class Events:
     ts: I64
     values: pd.Series
     positions: I64
+    partitions: I64  # each event's source partition (0 for a file)
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -48,6 +52,16 @@ class Emitted:
     entities: list[str]
     ends: I64
     values: pd.Series
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """What ``step`` computed, taken into the cache by ``apply`` once it is persisted."""
+
+    merged: pd.DataFrame
+    marks: I64
+    homes: I64
+    closed: list[pd.Index]
 
 
 # the cached state is keyed by one int64 per (entity, window): the entity's code (its position
@@ -65,29 +79,41 @@ class Aggregator:
         self.entities = pd.Index([], dtype=object)
         self.windows = _empty()
         self.marks = np.empty(0, dtype=np.int64)  # by entity code
-        self.dropped = 0
-        self._logged = 0  # window rows in the state log since its last snapshot
+        self.homes = np.empty(0, dtype=np.int64)  # by entity code: the partition keeping its state
+        self.dropped_by: dict[int, int] = {}  # late window updates dropped, per partition
+        self._logged: dict[int, int] = {}  # window rows in a partition's log since its snapshot
+        self._pending: _Pending | None = None
 
-    def load(self, windows: pd.DataFrame, marks: pd.Series, dropped: int) -> None:
-        """Take the state as ``WindowStateStore.load`` gives it."""
-        self.entities = pd.Index([], dtype=object)
-        self.marks = np.empty(0, dtype=np.int64)
+    @property
+    def dropped(self) -> int:
+        return sum(self.dropped_by.values())
+
+    def load(self, partition: int, windows: pd.DataFrame, marks: pd.Series, dropped: int) -> None:
+        """Replace the cached state of ``partition`` by the stored one (``WindowState.load``)."""
+        if len(self.windows):
+            wcodes, _ = self._unkey(self.windows.index.to_numpy(np.int64))
+            self.windows = self.windows[self.homes[wcodes] != partition]
+        mine = self.homes == partition
+        self.marks[mine], self.homes[mine] = _NO_MARK, _NO_HOME
         codes = self._codes(marks.index.to_numpy(object))
-        self.marks[codes] = marks.to_numpy(np.int64)
+        self.marks[codes], self.homes[codes] = marks.to_numpy(np.int64), partition
         wcodes = self._codes(windows.index.get_level_values(0).to_numpy(object))
+        self.homes[wcodes] = partition
         keys = self._keys(wcodes, windows.index.get_level_values(1).to_numpy(np.int64))
-        self.windows = windows.set_axis(pd.Index(keys, dtype=np.int64), axis=0)
-        self.dropped, self._logged = dropped, len(windows)
+        self.windows = self._with(windows.set_axis(pd.Index(keys, dtype=np.int64), axis=0))
+        self.dropped_by[partition], self._logged[partition] = dropped, len(windows)
 
     def _codes(self, entities: np.ndarray) -> I64:
-        """Each entity's code; new entities get the next ones (their watermark: none yet)."""
+        """Each entity's code; new entities get the next ones (no watermark nor home yet)."""
+        entities = pd.Index(entities, dtype=object, copy=False)  # no inference of a string dtype
         codes = self.entities.get_indexer(entities)
         if (codes < 0).any():
-            new = pd.unique(entities[codes < 0])
+            new = pd.unique(entities[codes < 0].to_numpy(object))
             if len(self.entities) + len(new) > MAX_ENTITIES:
                 raise ValueError(f"aggregation {self.feature!r}: more than {MAX_ENTITIES:,} entities")
             self.entities = self.entities.append(pd.Index(new, dtype=object))
             self.marks = np.concatenate([self.marks, np.full(len(new), _NO_MARK, dtype=np.int64)])
+            self.homes = np.concatenate([self.homes, np.full(len(new), _NO_HOME, dtype=np.int64)])
             codes = self.entities.get_indexer(entities)
         return codes.astype(np.int64)
 
@@ -99,50 +125,84 @@ class Aggregator:
         starts = ((keys & ((1 << WINDOW_BITS) - 1)) - _WINDOW_OFFSET) * self.spec.step_ms
         return codes, starts
 
-    def step(self, events: Events) -> tuple[Emitted, StateDelta]:
-        spec, delta = self.spec, StateDelta(self.key)
+    def step(self, events: Events) -> tuple[Emitted, list[StateDelta]]:
+        """The aggregates of the windows the events touch, and one ``StateDelta`` per source
+        partition of the batch (an entity's state goes with the partition of its events)."""
+        spec = self.spec
         codes = self._codes(events.entities.to_numpy(object))
         marks = watermarks(codes, events.ts, self.marks)
         hit = assign(spec, events.ts, marks)
-        delta.dropped = hit.dropped
         # an entity's watermark after the batch: watermarks() already started from the old one
-        touched = pd.Series(marks).groupby(codes).max()
-        new_marks = self.marks.copy()
-        new_marks[touched.index.to_numpy(np.int64)] = touched.to_numpy(np.int64)
+        new_marks, new_homes = self.marks.copy(), self.homes.copy()
+        np.maximum.at(new_marks, codes, marks)
+        # an entity's home: the partition of its last event in the batch
+        tcodes, first_from_end = np.unique(codes[::-1], return_index=True)
+        new_homes[tcodes] = events.partitions[len(codes) - 1 - first_from_end]
         merged = _empty()
         if len(hit.rows):
             keys = self._keys(codes[hit.rows], hit.starts)
             merged = self._merge(self._partials(events, hit.rows, keys))
-        self._logged += len(merged)
-        if self._logged > max(2 * len(self.windows), SNAPSHOT_MIN_ROWS):
-            state = self._with(merged)
-            wcodes, starts = self._unkey(state.index.to_numpy(np.int64))
-            open_ = starts + spec.size_ms + spec.lateness_ms > new_marks[wcodes]
-            delta.upserts = self._public(state[open_])
-            delta.marks = self._marks(np.flatnonzero(new_marks != _NO_MARK), new_marks)
-            delta.dropped += self.dropped
-            delta.snapshot = True
-        else:
-            delta.upserts = self._public(merged)
-            delta.marks = self._marks(touched.index.to_numpy(np.int64), new_marks)
-        self._pending = (merged, new_marks)
+        late = pd.Series(events.partitions[hit.late]).value_counts()
+        mcodes, mstarts = self._unkey(merged.index.to_numpy(np.int64))
+        mhomes = new_homes[mcodes]
+        deltas, closed = [], []
+        partitions = np.unique(new_homes[tcodes]).tolist()
+        for partition in partitions:
+            dropped = int(late.get(partition, 0))
+            mine = merged[mhomes == partition] if len(partitions) > 1 else merged
+            logged = self._logged.get(partition, 0) + len(mine)
+            if logged > SNAPSHOT_MIN_ROWS and logged > 2 * self._cached(partition):
+                state = self._with(mine)
+                wcodes, _ = self._unkey(state.index.to_numpy(np.int64))
+                state = state[new_homes[wcodes] == partition]
+                wcodes, starts = self._unkey(state.index.to_numpy(np.int64))
+                open_ = starts + spec.size_ms + spec.lateness_ms > new_marks[wcodes]
+                closed.append(state.index[~open_])
+                entities = np.flatnonzero((new_homes == partition) & (new_marks != _NO_MARK))
+                dropped += self.dropped_by.get(partition, 0)
+                delta = StateDelta(
+                    self.key,
+                    partition,
+                    self._public(state[open_]),
+                    self._marks(entities, new_marks),
+                    dropped,
+                    True,
+                )
+            else:
+                entities = tcodes[new_homes[tcodes] == partition] if len(partitions) > 1 else tcodes
+                delta = StateDelta(
+                    self.key, partition, self._public(mine), self._marks(entities, new_marks), dropped
+                )
+            deltas.append(delta)
+        self._pending = _Pending(merged, new_marks, new_homes, closed)
         values = self._value(merged)
         # a window whose events carried no value yet has no mean/min/max/last: nothing to store
         has = values.notna().to_numpy()
-        mcodes, mstarts = self._unkey(merged.index.to_numpy(np.int64))
         return Emitted(
             self.entities[mcodes[has]].tolist(),
             mstarts[has] + spec.size_ms,
             values[has].reset_index(drop=True),
-        ), delta
+        ), deltas
+
+    def _cached(self, partition: int) -> int:
+        """How many windows of ``partition`` the cache holds."""
+        codes, _ = self._unkey(self.windows.index.to_numpy(np.int64))
+        return int((self.homes[codes] == partition).sum())
 
     def _marks(self, codes: I64, marks: I64) -> pd.Series:
         return pd.Series(marks[codes], index=self.entities[codes], dtype=np.int64)
 
     def _public(self, windows: pd.DataFrame) -> pd.DataFrame:
-        """The (entity, start) form the state store keeps."""
+        """The (entity, start) form the state store keeps (made from the codes: no string
+        is hashed again)."""
         codes, starts = self._unkey(windows.index.to_numpy(np.int64))
-        index = pd.MultiIndex.from_arrays([self.entities[codes], starts], names=["entity", "start"])
+        levels, start_codes = np.unique(starts, return_inverse=True)
+        index = pd.MultiIndex(
+            levels=[self.entities, levels],
+            codes=[codes, start_codes],
+            names=["entity", "start"],
+            verify_integrity=False,
+        )
         return windows.set_axis(index, axis=0)
 
     def _with(self, upserts: pd.DataFrame) -> pd.DataFrame:
@@ -151,20 +211,40 @@ class Aggregator:
         windows = pd.concat([self.windows, upserts])
         return windows[~windows.index.duplicated(keep="last")]
 
-    def apply(self, delta: StateDelta) -> None:
-        """Take the delta ``step`` returned into the cached state (after it was persisted)."""
-        merged, marks = self._pending
-        if delta.snapshot:
-            keys = self._keys(
-                self.entities.get_indexer(delta.upserts.index.get_level_values(0)).astype(np.int64),
-                delta.upserts.index.get_level_values(1).to_numpy(np.int64),
-            )
-            self.windows = delta.upserts.set_axis(pd.Index(keys, dtype=np.int64), axis=0)
-            self.dropped, self._logged = delta.dropped, 0
-        else:
-            self.windows = self._with(merged)
-            self.dropped += delta.dropped
-        self.marks = marks
+    def apply(self, deltas: list[StateDelta]) -> None:
+        """Take the deltas ``step`` returned into the cached state (after they were persisted)."""
+        assert self._pending is not None
+        pending, self._pending = self._pending, None
+        self.windows = self._with(pending.merged)
+        for closed in pending.closed:
+            self.windows = self.windows.drop(closed)
+        self.marks, self.homes = pending.marks, pending.homes
+        for d in deltas:
+            if d.snapshot:
+                self.dropped_by[d.partition], self._logged[d.partition] = d.dropped, 0
+            else:
+                self.dropped_by[d.partition] = self.dropped_by.get(d.partition, 0) + d.dropped
+                self._logged[d.partition] = self._logged.get(d.partition, 0) + len(d.upserts)
+
+    def discard(self) -> I64:
+        """Forget the last ``step`` (its state was not committed); returns its window keys."""
+        pending, self._pending = self._pending, None
+        return pending.merged.index.to_numpy(np.int64) if pending is not None else np.empty(0, np.int64)
+
+    def current(self, keys: I64, partitions: set[int]) -> Emitted:
+        """The cached aggregates of the windows ``keys`` whose entities' state is in
+        ``partitions`` (to store again what another processor computed for them)."""
+        codes, _ = self._unkey(keys)
+        keys = keys[np.isin(self.homes[codes], list(partitions))]
+        acc = self.windows.loc[self.windows.index.intersection(pd.Index(keys, dtype=np.int64))]
+        values = self._value(acc)
+        has = values.notna().to_numpy()
+        codes, starts = self._unkey(acc.index.to_numpy(np.int64))
+        return Emitted(
+            self.entities[codes[has]].tolist(),
+            starts[has] + self.spec.size_ms,
+            values[has].reset_index(drop=True),
+        )
 
     def _partials(self, events: Events, rows: I64, keys: I64) -> pd.DataFrame:
         """Accumulators of this batch alone, per window key."""
@@ -177,12 +257,12 @@ class Aggregator:
         raw = events.values.to_numpy()[rows]
         if fn in _NUMERIC_FUNCTIONS:
             frame["v"] = pd.to_numeric(pd.Series(raw), errors="raise").astype(np.float64)
-            agg = frame.groupby("key", sort=False)["v"].agg(["count", "sum", "min", "max"])
+            v = frame.groupby("key", sort=False)["v"]  # one cython kernel each: faster than .agg([...])
             out["n"], out["sum"], out["min"], out["max"] = (
-                agg["count"].astype(np.float64),
-                agg["sum"],
-                agg["min"],
-                agg["max"],
+                v.count().astype(np.float64),
+                v.sum(),
+                v.min(),
+                v.max(),
             )
             return out
         frame["v"] = raw
@@ -198,30 +278,45 @@ class Aggregator:
         return out
 
     def _merge(self, part: pd.DataFrame) -> pd.DataFrame:
-        """The partials combined with the cached accumulators of the same windows."""
-        old = self.windows.reindex(part.index)
-        merged = empty_windows(part.index)
-        merged["count"] = part["count"] + old["count"].fillna(0)
+        """The partials combined with the cached accumulators of the same windows (numpy on
+        the columns the function uses; the others stay empty)."""
+        at = self.windows.index.get_indexer(part.index)
+        found = at >= 0
+        n = len(part)
+
+        def old(col: str) -> np.ndarray:
+            out = np.full(n, np.nan) if col in NUMERIC else np.full(n, None, dtype=object)
+            out[found] = self.windows[col].to_numpy()[at[found]]
+            return out
+
+        def new(col: str) -> np.ndarray:
+            return part[col].to_numpy(np.float64 if col in NUMERIC else object)
+
+        def plus(col: str) -> np.ndarray:
+            before = old(col)
+            return new(col) + np.where(np.isnan(before), 0.0, before)
+
+        columns: dict[str, Any] = {c: np.full(n, np.nan) for c in NUMERIC}
+        columns.update({c: np.full(n, None, dtype=object) for c in OBJECTS})
+        columns["count"] = plus("count")
         fn = self.spec.function
         if fn in _NUMERIC_FUNCTIONS:
-            merged["n"] = part["n"] + old["n"].fillna(0)
-            merged["sum"] = part["sum"] + old["sum"].fillna(0)
-            merged["min"] = np.fmin(part["min"], old["min"])
-            merged["max"] = np.fmax(part["max"], old["max"])
+            columns["n"], columns["sum"] = plus("n"), plus("sum")
+            columns["min"] = np.fmin(new("min"), old("min"))
+            columns["max"] = np.fmax(new("max"), old("max"))
         elif fn is F.LAST:
-            pt, pp = part["last_ts"], part["last_pos"]
-            ot, op = old["last_ts"], old["last_pos"]
-            keep_old = ot.notna() & (pt.isna() | (ot > pt) | ((ot == pt) & (op > pp)))
+            pt, pp, ot, op = new("last_ts"), new("last_pos"), old("last_ts"), old("last_pos")
+            keep_old = ~np.isnan(ot) & (np.isnan(pt) | (ot > pt) | ((ot == pt) & (op > pp)))
             for col in ("last_ts", "last_pos", "last_value"):
-                merged[col] = part[col].where(~keep_old, old[col])
+                columns[col] = np.where(keep_old, old(col), new(col))
         elif fn is F.DISTINCT_COUNT:
-            merged["distinct"] = [
-                (a if isinstance(a, set) else set()) | (b if isinstance(b, set) else set())
-                for a, b in zip(part["distinct"].tolist(), old["distinct"].tolist(), strict=True)
-            ]
-        for col in NUMERIC:
-            merged[col] = merged[col].astype(np.float64)
-        return merged
+            columns["distinct"] = objects(
+                [
+                    (a if isinstance(a, set) else set()) | (b if isinstance(b, set) else set())
+                    for a, b in zip(new("distinct").tolist(), old("distinct").tolist(), strict=True)
+                ]
+            )
+        return pd.DataFrame(columns, index=part.index)
 
     def _value(self, acc: pd.DataFrame) -> pd.Series:
         fn = self.spec.function

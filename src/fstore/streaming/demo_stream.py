@@ -17,7 +17,6 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fstore import demo_aggregates
@@ -126,11 +125,10 @@ class DemoStream:
         self._dropped_before = 0
 
     async def start(self) -> None:
-        from fstore.streaming.aggregations import STATE_FILE, AggregationHandler
+        from fstore.streaming.aggregations import AggregationHandler, open_window_state
         from fstore.streaming.demo_producer import TransactionGenerator, TransactionProducer
         from fstore.streaming.processor import Processor, ProcessorOptions, default_handlers
         from fstore.streaming.processor_http import ProcessorMetrics
-        from fstore.streaming.window_state import WindowStateStore
 
         settings, opts = self.store.settings, self.options
         spec = (await self.store.get_feature(demo_aggregates.NAMES[0])).aggregation
@@ -141,11 +139,11 @@ class DemoStream:
         wanted = {self.topic: opts.partitions, named.ingest: 1, named.dead_letter: 1}
         await asyncio.to_thread(create_topics, settings, wanted, 1 if opts.fresh_broker else -1)
         if opts.fresh_broker:  # positions recorded against an earlier broker's log mean nothing now
-            state = WindowStateStore(Path(settings.home) / STATE_FILE)
+            state = open_window_state(self.store)
             try:
-                state.forget_positions(wanted)
+                await state.forget_positions(wanted)
             finally:
-                state.close()
+                await state.close()
         self.metrics = ProcessorMetrics()
         handlers = await default_handlers(self.store, settings, self.metrics)
         self._aggregations = next((h for h in handlers if isinstance(h, AggregationHandler)), None)

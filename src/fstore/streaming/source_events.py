@@ -57,13 +57,16 @@ def entity_ids(raw: Sequence[Any]) -> tuple[pd.Series, np.ndarray]:
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         arr = None
     if arr is not None and (pa.types.is_integer(arr.type) or pa.types.is_string(arr.type)):
-        ids = arr.cast(pa.string()).to_pandas()
-        return ids.fillna(""), ids.notna().to_numpy() & (ids != "").to_numpy()
+        # Python str objects (not pandas' Arrow-backed strings): the aggregators look them up
+        # in their object indexes, which would convert an Arrow column on every lookup
+        ids = pd.Series(arr.cast(pa.string()).to_pylist(), dtype=object)
+        ok = ids.notna().to_numpy() & (ids != "").to_numpy()
+        return ids.fillna(""), ok
     series = pd.Series(raw, dtype=object)
     ok = series.map(
         lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, str) and v != "")
     )
-    return series.where(ok, "").astype(str), ok.to_numpy(bool)
+    return series.where(ok, "").map(str).astype(object), ok.to_numpy(bool)
 
 
 class Fields:
@@ -110,11 +113,17 @@ class Fields:
 
 
 def extract(
-    spec: AggregationSpec, fields: Fields, times: np.ndarray, positions: np.ndarray, *, numeric: bool = True
+    spec: AggregationSpec,
+    fields: Fields,
+    times: np.ndarray,
+    positions: np.ndarray,
+    partitions: np.ndarray | None = None,
+    *,
+    numeric: bool = True,
 ) -> tuple[Events, list[tuple[int, str]]]:
     """The usable events among ``objects`` (in order) and the refused ones (index, reason).
     ``times`` are the fallback event times (the Kafka timestamps) when the definition names no
-    timestamp field."""
+    timestamp field; ``partitions`` the events' source partitions (default: all 0)."""
     n = len(fields)
     is_object = fields.is_object
     ids, ok_id = fields.ids(spec.entity_field)
@@ -143,5 +152,6 @@ def extract(
         ts[keep],
         values[keep].reset_index(drop=True),
         np.asarray(positions, dtype=np.int64)[keep],
+        (np.zeros(n, np.int64) if partitions is None else np.asarray(partitions, dtype=np.int64))[keep],
     )
     return events, bad

@@ -1,56 +1,61 @@
-"""Durable window state of the aggregation engine: a log in a SQLite file.
+"""Durable window state of the aggregation engine: the protocol and what its backends share.
 
-Per aggregation (``key``: feature name and definition fingerprint) the state is the
-accumulators of its windows per (entity, window start), each entity's watermark and how many
-late window updates were dropped. Each batch appends one *delta* per aggregation (the windows
-it changed and the new watermarks, as Arrow IPC blobs: no per-row SQL); when the deltas since
-the last *snapshot* outgrow the state, the engine writes a new snapshot (without the closed
-windows) and the older entries are deleted. Loading is the last snapshot plus the deltas after
+Per aggregation (``key``: feature name and definition fingerprint) and source partition, the
+state is the accumulators of the windows of the partition's entities per (entity, window
+start), each entity's watermark and how many late window updates were dropped. Each batch
+appends one *delta* per (aggregation, partition) it touched (the windows it changed and the
+new watermarks, as Arrow IPC blobs: no per-row SQL); when the deltas since the partition's
+last *snapshot* outgrow it, the engine writes a new snapshot (without the closed windows) and
+the older entries are deleted. Loading a partition is its last snapshot plus the deltas after
 it, later rows winning. ``positions`` holds per source (topic, partition) the last offset
 whose effect the state holds.
 
+State is split by source partition because a partition has one owner at a time in a consumer
+group: the owner appends to its partitions' logs only, so processors never write the same
+rows, and a processor that is given a partition loads that partition's state. An entity's
+state lives with the partition of its events (the source topic is keyed by entity).
+
 The handler stores a batch's aggregates through the ``FeatureStore`` first and commits the
-state (with the positions) after, in one SQLite transaction. A crash before the state commit
-replays the batch from the old state: the same values, which the identity rule makes no-ops.
-A crash after it replays records at or below the stored positions: they are skipped, so no
-event counts twice. Processors that share a consumer group must share this file (one host or
-a shared volume); a processor notices another one's commits (``PRAGMA data_version``) and
-reloads, so a partition that moves between processors keeps its state.
+state (with the positions) after, in one transaction. A crash before the state commit replays
+the batch from the old state: the same values, which the identity rule makes no-ops. A crash
+after it replays records at or below the stored positions: they are skipped, so no event
+counts twice. A commit names the positions its cached state started from and fails with
+``WindowStateConflict`` when another processor moved one of them since (a rebalance while
+the batch was in flight): a compare-and-set per partition, no global lock.
+
+Backends: ``SqliteWindowState`` (a file, one host: embedded stores) and
+``PostgresWindowState`` (tables in the PostgreSQL offline store: processors on many hosts).
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
 
+from fstore.errors import ConflictError
+
 # accumulator columns: events, non-null values, their sum/min/max, the latest non-null value
 # (by event time, then arrival position) and the set of distinct values
 NUMERIC = ("count", "n", "sum", "min", "max", "last_ts", "last_pos")
 OBJECTS = ("last_value", "distinct")
+TP = tuple[str, int]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS state_log (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    key TEXT NOT NULL,
-    snapshot INTEGER NOT NULL,
-    windows BLOB NOT NULL,
-    marks BLOB NOT NULL,
-    dropped INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS state_log_key ON state_log (key, snapshot, seq);
-CREATE TABLE IF NOT EXISTS positions (
-    topic TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL,
-    PRIMARY KEY (topic, partition)
-);
-"""
+
+class WindowStateConflict(ConflictError):
+    """A source partition's position moved since the state of the batch was loaded: another
+    processor handled the partition meanwhile (its ``partitions`` must be reloaded)."""
+
+    def __init__(self, partitions: Sequence[TP]) -> None:
+        super().__init__(
+            f"window state of {sorted(partitions)} changed elsewhere", partitions=list(partitions)
+        )
+        self.partitions = list(partitions)
 
 
 def empty_windows(index: pd.Index | None = None) -> pd.DataFrame:
@@ -67,110 +72,77 @@ def empty_windows(index: pd.Index | None = None) -> pd.DataFrame:
     return pd.DataFrame(columns, index=index)
 
 
+def no_marks() -> pd.Series:
+    return pd.Series([], dtype=np.int64)
+
+
 @dataclass
 class StateDelta:
-    """What one batch changes in one aggregation's state (``snapshot``: the whole state)."""
+    """What one batch changes in one aggregation's state of one source partition
+    (``snapshot``: the partition's whole state)."""
 
     key: str
+    partition: int = 0
     upserts: pd.DataFrame = field(default_factory=empty_windows)
-    marks: pd.Series = field(default_factory=lambda: pd.Series([], dtype=np.int64))
+    marks: pd.Series = field(default_factory=no_marks)
     dropped: int = 0
     snapshot: bool = False
 
-
-class WindowStateStore:
-    """The SQLite file of window state (``":memory:"`` for a throwaway one, as the backfill uses)."""
-
-    def __init__(self, path: Path | str) -> None:
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # the state must not roll back behind Kafka's committed offsets: fsync every commit
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=30000")
-        self._db.executescript(_SCHEMA)
-        self._version = self.data_version()
-
-    def close(self) -> None:
-        self._db.close()
-
-    def data_version(self) -> int:
-        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
-
-    def changed_elsewhere(self) -> bool:
-        """True once after another connection committed (the caller reloads its cache)."""
-        version = self.data_version()
-        changed, self._version = version != self._version, version
-        return changed
-
-    def positions(self) -> dict[tuple[str, int], int]:
-        rows = self._db.execute("SELECT topic, partition, offset FROM positions")
-        return {(t, p): o for t, p, o in rows}
-
-    def forget_positions(self, topics: Iterable[str]) -> None:
-        """Drop the recorded positions of ``topics``: their log was replaced (a broker whose
-        storage is memory only was restarted, so offsets start at 0 again)."""
-        self._write("DELETE FROM positions WHERE topic = ?", [(t,) for t in topics])
-
-    def forget_features(self, features: Iterable[str]) -> None:
-        """Drop the window state of ``features`` (every definition of each): a feature deleted
-        and registered again starts afresh."""
-        self._write(
-            "DELETE FROM state_log WHERE substr(key, 1, ?) = ?", [(len(f) + 1, f"{f}:") for f in features]
+    def encoded(self) -> tuple[str, int, bool, bytes, bytes, int]:
+        return (
+            self.key,
+            self.partition,
+            self.snapshot,
+            _encode_windows(self.upserts),
+            _encode_marks(self.marks),
+            self.dropped,
         )
 
-    def _write(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.executemany(sql, rows)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
-    def load(self, key: str) -> tuple[pd.DataFrame, pd.Series, int]:
-        """One aggregation's windows, watermarks and dropped count: the last snapshot and the
-        deltas after it."""
-        rows = self._db.execute(
-            "SELECT windows, marks, dropped FROM state_log WHERE key = ? AND seq >= COALESCE("
-            "(SELECT MAX(seq) FROM state_log WHERE key = ? AND snapshot = 1), 0) ORDER BY seq",
-            (key, key),
-        ).fetchall()
-        if not rows:
-            return empty_windows(), pd.Series([], dtype=np.int64), 0
-        windows = pd.concat([_decode_windows(w) for w, _, _ in rows])
-        windows = windows[~windows.index.duplicated(keep="last")]
-        marks = pd.concat([_decode_marks(m) for _, m, _ in rows])
-        marks = marks.groupby(level=0).max().astype(np.int64)
-        return windows, marks, sum(d for _, _, d in rows)
+Loaded = tuple[pd.DataFrame, pd.Series, int]
 
-    def commit(self, deltas: Iterable[StateDelta], positions: dict[tuple[str, int], int]) -> None:
-        """Append the batch's deltas (and snapshots) and the source positions, in one transaction."""
-        entries = [
-            (d.key, int(d.snapshot), _encode_windows(d.upserts), _encode_marks(d.marks), d.dropped)
-            for d in deltas
-        ]
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            for key, snapshot, windows, marks, dropped in entries:
-                cursor = db.execute(
-                    "INSERT INTO state_log (key, snapshot, windows, marks, dropped) VALUES (?,?,?,?,?)",
-                    (key, snapshot, windows, marks, dropped),
-                )
-                if snapshot:
-                    db.execute("DELETE FROM state_log WHERE key = ? AND seq < ?", (key, cursor.lastrowid))
-            db.executemany(
-                "INSERT OR REPLACE INTO positions VALUES (?,?,?)",
-                [(t, p, o) for (t, p), o in positions.items()],
-            )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        self._version = self.data_version()
+
+class WindowState(Protocol):
+    """Where the engine keeps its window state (see the module docstring)."""
+
+    async def positions(self) -> dict[TP, int]:
+        """Per source (topic, partition), the last offset whose effect the state holds."""
+        ...
+
+    async def load(self, key: str, partition: int) -> Loaded:
+        """One aggregation's windows, watermarks and dropped count in one source partition."""
+        ...
+
+    async def commit(
+        self, deltas: Sequence[StateDelta], positions: dict[TP, int], expected: dict[TP, int | None]
+    ) -> None:
+        """Append the deltas and set the positions in one transaction; ``expected`` are the
+        positions the deltas were computed from (None: none yet). Raises
+        ``WindowStateConflict`` (and commits nothing) when one of them is not the stored one."""
+        ...
+
+    async def forget_positions(self, topics: Iterable[str]) -> None:
+        """Drop the recorded positions of ``topics``: their log was replaced (a broker whose
+        storage is memory only was restarted, so offsets start at 0 again)."""
+        ...
+
+    async def forget_features(self, features: Iterable[str]) -> None:
+        """Drop the window state of ``features`` (every definition of each): a feature deleted
+        and registered again starts afresh."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def decode_log(rows: Sequence[tuple[bytes, bytes, int]]) -> Loaded:
+    """The state a partition's log rows (windows, marks, dropped; oldest first) add up to."""
+    if not rows:
+        return empty_windows(), no_marks(), 0
+    windows = pd.concat([_decode_windows(bytes(w)) for w, _, _ in rows])
+    windows = windows[~windows.index.duplicated(keep="last")]
+    marks = pd.concat([_decode_marks(bytes(m)) for _, m, _ in rows])
+    marks = marks.groupby(level=0).max().astype(np.int64)
+    return windows, marks, sum(int(d) for _, _, d in rows)
 
 
 def _encode_windows(frame: pd.DataFrame) -> bytes:
@@ -178,15 +150,15 @@ def _encode_windows(frame: pd.DataFrame) -> bytes:
         "entity": pa.array(frame.index.get_level_values(0).to_numpy(object), pa.string()),
         "start": pa.array(frame.index.get_level_values(1).to_numpy(np.int64)),
     }
+    # a column without any value (those the function does not use) is left out
     for c in NUMERIC:
-        columns[c] = pa.array(frame[c].to_numpy(np.float64))
+        values = frame[c].to_numpy(np.float64)
+        if not np.isnan(values).all():
+            columns[c] = pa.array(values)
     # values of any JSON type (the last value) and sets of them (distinct values) go as JSON text
     for c in OBJECTS:
-        items = frame[c].tolist()
-        if any(isinstance(v, set) or (v is not None and v == v) for v in items):
-            columns[c] = pa.array([_json_cell(v) for v in items], pa.string())
-        else:
-            columns[c] = pa.nulls(len(frame), pa.string())
+        if frame[c].notna().any():
+            columns[c] = pa.array([_json_cell(v) for v in frame[c].tolist()], pa.string())
     return _ipc(pa.table(columns))
 
 
@@ -209,18 +181,30 @@ def _decode_windows(blob: bytes) -> pd.DataFrame:
         ],
         names=["entity", "start"],
     )
-    data: dict[str, Any] = {c: table.column(c).to_numpy() for c in NUMERIC}
-    last = table.column("last_value").to_pylist()
-    data["last_value"] = np.array([None if v is None else orjson.loads(v) for v in last], dtype=object)
-    distinct = table.column("distinct").to_pylist()
-    data["distinct"] = np.array(
-        [
-            None if v is None else {tuple(x) if isinstance(x, list) else x for x in orjson.loads(v)}
-            for v in distinct
-        ],
-        dtype=object,
-    )
+    n, names = table.num_rows, set(table.column_names)
+    data: dict[str, Any] = {
+        c: table.column(c).to_numpy() if c in names else np.full(n, np.nan) for c in NUMERIC
+    }
+    data["last_value"], data["distinct"] = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
+    if "last_value" in names:
+        last = table.column("last_value").to_pylist()
+        data["last_value"] = objects([None if v is None else orjson.loads(v) for v in last])
+    if "distinct" in names:
+        data["distinct"] = objects(
+            [
+                None if v is None else {tuple(x) if isinstance(x, list) else x for x in orjson.loads(v)}
+                for v in table.column("distinct").to_pylist()
+            ]
+        )
     return pd.DataFrame(data, index=index)
+
+
+def objects(items: list[Any]) -> np.ndarray:
+    """An object array of ``items`` (lists stay single cells)."""
+    out = np.empty(len(items), dtype=object)
+    for i, item in enumerate(items):
+        out[i] = item
+    return out
 
 
 def _encode_marks(marks: pd.Series) -> bytes:

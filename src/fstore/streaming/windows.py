@@ -28,11 +28,15 @@ I64 = npt.NDArray[np.int64]
 @dataclass(frozen=True, slots=True)
 class Assignment:
     """Event ``rows[i]`` (an index into the batch) updates the window starting at ``starts[i]``;
-    ``dropped`` counts the (event, window) updates refused as too late."""
+    ``late`` are the events of the (event, window) updates refused as too late, one per update."""
 
     rows: I64
     starts: I64
-    dropped: int
+    late: I64
+
+    @property
+    def dropped(self) -> int:
+        return len(self.late)
 
 
 def watermarks(codes: I64, ts: I64, prior: I64) -> I64:
@@ -52,4 +56,4 @@ def assign(spec: AggregationSpec, ts: I64, marks: I64) -> Assignment:
     inside = starts + size > ts[rows]
     rows, starts = rows[inside], starts[inside]
     on_time = starts + size + lateness > marks[rows]
-    return Assignment(rows[on_time], starts[on_time], int((~on_time).sum()))
+    return Assignment(rows[on_time], starts[on_time], rows[~on_time])

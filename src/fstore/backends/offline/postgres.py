@@ -79,6 +79,11 @@ class PostgresOfflineStore(PostgresRepairs, PostgresOutbox):
     def masked_url(self) -> str:
         return self._db.masked_url
 
+    @property
+    def database(self) -> Database:
+        """The pool, shared with the aggregation engine's window state."""
+        return self._db
+
     async def open(self) -> None:
         await self._db.open()
 

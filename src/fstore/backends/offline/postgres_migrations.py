@@ -25,7 +25,11 @@ Layout (``{s}`` is the store's schema):
   online copy may be missing;
 * ``fstore_outbox``: the event outbox (``postgres_outbox``): per write call and feature, the
   stored rows (ingestion time, event time range) whose value-change events are not yet
-  published to Kafka, with the lease of the publisher that holds the entry.
+  published to Kafka, with the lease of the publisher that holds the entry;
+* ``fstore_window_log`` and ``fstore_window_positions``: the aggregation engine's window
+  state (``streaming.window_state_postgres``): per aggregation and source partition, a log of
+  state deltas and snapshots (Arrow IPC), and per source (topic, partition) the last offset
+  the state holds.
 """
 
 from __future__ import annotations
@@ -141,6 +145,32 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )
             """,
             "CREATE INDEX fstore_outbox_created ON {s}.fstore_outbox (created_us)",
+        ],
+    ),
+    (
+        6,
+        "aggregation window state",
+        [
+            """
+            CREATE TABLE {s}.fstore_window_log (
+                key text NOT NULL,
+                partition integer NOT NULL,
+                seq bigint GENERATED ALWAYS AS IDENTITY,
+                snapshot boolean NOT NULL,
+                windows bytea NOT NULL,
+                marks bytea NOT NULL,
+                dropped bigint NOT NULL,
+                PRIMARY KEY (key, partition, seq)
+            )
+            """,
+            """
+            CREATE TABLE {s}.fstore_window_positions (
+                topic text NOT NULL,
+                partition integer NOT NULL,
+                position bigint NOT NULL,
+                PRIMARY KEY (topic, partition)
+            )
+            """,
         ],
     ),
 ]
