@@ -13,7 +13,8 @@ entries others left. The pipe between them:
   parent closed or died) makes the child publish what is free for at most ``CLOSE_SECONDS``
   and exit;
 * child → parent: a JSON line of totals after each round (published, failures, backlog), for
-  the parent's metrics.
+  the parent's metrics, and its log records, which the parent logs as its own (so they take
+  the parent's format: one JSON object per line in a server).
 """
 
 from __future__ import annotations
@@ -78,8 +79,12 @@ class PublisherProcess:
 
     def _read_reports(self, out: IO[bytes]) -> None:
         for line in out:
-            with contextlib.suppress(orjson.JSONDecodeError, KeyError, TypeError):
+            with contextlib.suppress(orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 report = orjson.loads(line)
+                if "log" in report:
+                    level, name, message = report["log"]
+                    logging.getLogger(name).log(int(level), "event publisher process: %s", message)
+                    continue
                 self.published, self.failures, self.backlog = (
                     int(report["published"]),
                     int(report["failures"]),
@@ -169,12 +174,23 @@ def _reporter(outbox: Any) -> Callable[[], None]:
         if last and last[0] == totals:
             return
         last[:] = [totals]
-        line = {"published": totals[0], "failures": totals[1], "backlog": totals[2]}
-        with contextlib.suppress(OSError, ValueError):  # the parent is gone
-            sys.stdout.buffer.write(orjson.dumps(line) + b"\n")
-            sys.stdout.buffer.flush()
+        _to_parent({"published": totals[0], "failures": totals[1], "backlog": totals[2]})
 
     return report
+
+
+_OUT = threading.Lock()
+
+
+def _to_parent(message: dict[str, Any]) -> None:
+    with _OUT, contextlib.suppress(OSError, ValueError):  # the parent is gone
+        sys.stdout.buffer.write(orjson.dumps(message) + b"\n")
+        sys.stdout.buffer.flush()
+
+
+class _LogToParent(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        _to_parent({"log": [record.levelno, record.name, self.format(record)]})
 
 
 def _watch_stdin(loop: asyncio.AbstractEventLoop, closed: asyncio.Event, wake: asyncio.Event) -> None:
@@ -204,7 +220,7 @@ def main() -> None:
 
     with contextlib.suppress(OSError):
         os.nice(PUBLISHER_NICE)
-    logging.basicConfig(level=logging.WARNING, format="fstore-publisher %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, handlers=[_LogToParent()], format="%(message)s")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_main())
 
