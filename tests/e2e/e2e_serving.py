@@ -42,6 +42,13 @@ def _env(home: Path, extra: dict[str, str]) -> dict[str, str]:
     return {**env, "FSTORE_HOME": str(home), **extra}
 
 
+def _json_line(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError:
+        pytest.fail(f"a log line of the server is not JSON: {line!r}")
+
+
 @contextmanager
 def serving(
     home: Path,
@@ -84,4 +91,4 @@ def serving(
             log.seek(0)
             server.stderr = log.read()
         if json_logs:
-            server.lines = [json.loads(line) for line in server.stderr.splitlines()]
+            server.lines = [_json_line(line) for line in server.stderr.splitlines()]
