@@ -1,0 +1,18 @@
+import { StrictMode } from "react";
+import { createRoot } from "react-dom/client";
+import { BrowserRouter } from "react-router-dom";
+import App from "./App";
+import { AuthProvider } from "./auth/AuthContext";
+import { AppTheme } from "./theme";
+
+createRoot(document.getElementById("root")!).render(
+  <StrictMode>
+    <AppTheme>
+      <BrowserRouter>
+        <AuthProvider>
+          <App />
+        </AuthProvider>
+      </BrowserRouter>
+    </AppTheme>
+  </StrictMode>,
+);
