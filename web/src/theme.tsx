@@ -15,7 +15,13 @@ export function AppTheme({ children }: { children: ReactNode }) {
       createTheme({
         palette: { mode, primary: { main: mode === "light" ? "#1565c0" : "#90caf9" } },
         shape: { borderRadius: 8 },
-        components: { MuiButton: { defaultProps: { disableElevation: true } } },
+        components: {
+          MuiButton: { defaultProps: { disableElevation: true } },
+          // plain links (router links in text and tables) take the theme's colour in both modes
+          MuiCssBaseline: {
+            styleOverrides: { a: { color: mode === "light" ? "#1565c0" : "#90caf9" } },
+          },
+        },
       }),
     [mode],
   );

@@ -219,7 +219,6 @@ function Form({ feature, kind, params }: { feature?: Feature; kind: string; para
           <TextField
             {...text("params", "Parameters (JSON)")}
             placeholder='{"handle_unknown": "ignore"}'
-            disabled={!values.kind}
             helperText={errors.transformer ? undefined : "Empty for the defaults"}
             error={false}
           />
