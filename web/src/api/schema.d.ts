@@ -1526,6 +1526,22 @@ export interface components {
          * Histogram
          * @description The current values (one per entity and event time) in equal-width bins; categorical
          *     features have no bins (their statistics list the top categories).
+         * @example {
+         *       "bins": [
+         *         {
+         *           "count": 640,
+         *           "end": 50,
+         *           "start": 1
+         *         },
+         *         {
+         *           "count": 360,
+         *           "end": 99,
+         *           "start": 50
+         *         }
+         *       ],
+         *       "count": 1000,
+         *       "feature": "amount"
+         *     }
          */
         Histogram: {
             /** Bins */
@@ -1688,7 +1704,49 @@ export interface components {
          * @enum {string}
          */
         OutputFormat: "json" | "csv" | "parquet";
-        /** Overview */
+        /**
+         * Overview
+         * @example {
+         *       "counts": {
+         *         "entities": 1,
+         *         "features": 8,
+         *         "groups": 2
+         *       },
+         *       "health": {
+         *         "metadata": {
+         *           "latency_ms": 0.1,
+         *           "ok": true
+         *         },
+         *         "offline": {
+         *           "latency_ms": 0.4,
+         *           "ok": true
+         *         },
+         *         "online": {
+         *           "latency_ms": 0.2,
+         *           "ok": true
+         *         }
+         *       },
+         *       "ingested_per_minute": [
+         *         {
+         *           "minute": "2025-01-01T00:00:00Z",
+         *           "values": 10000
+         *         }
+         *       ],
+         *       "ingested_total": 10000,
+         *       "latency": {
+         *         "p50_ms": 2.5,
+         *         "p95_ms": 10,
+         *         "p99_ms": 25,
+         *         "requests": 1200
+         *       },
+         *       "online": {
+         *         "hit_rate": 0.95,
+         *         "hits": 95,
+         *         "misses": 5
+         *       },
+         *       "recent_changes": []
+         *     }
+         */
         Overview: {
             counts: components["schemas"]["Counts"];
             /** Health */
@@ -1822,6 +1880,21 @@ export interface components {
         /**
          * TimeSeries
          * @description The current values by event time, in equal periods from the first to the last event.
+         * @example {
+         *       "feature": "amount",
+         *       "periods": [
+         *         {
+         *           "count": 480,
+         *           "mean": 41.2,
+         *           "start": "2025-01-01T00:00:00Z"
+         *         },
+         *         {
+         *           "count": 520,
+         *           "mean": 42.7,
+         *           "start": "2025-01-16T00:00:00Z"
+         *         }
+         *       ]
+         *     }
          */
         TimeSeries: {
             /** Feature */
@@ -2732,7 +2805,10 @@ export interface operations {
                 tag?: string | null;
                 /** @example numerical */
                 type?: components["schemas"]["FeatureType"] | null;
-                /** @description The owner, exactly */
+                /**
+                 * @description The owner, exactly
+                 * @example ana
+                 */
                 owner?: string | null;
                 /**
                  * @description Part of the feature name
@@ -3230,6 +3306,7 @@ export interface operations {
     histogram_api_v1_features__name__statistics_histogram_get: {
         parameters: {
             query?: {
+                /** @example 20 */
                 bins?: number;
             };
             header?: never;
@@ -3291,6 +3368,7 @@ export interface operations {
     timeseries_api_v1_features__name__statistics_timeseries_get: {
         parameters: {
             query?: {
+                /** @example 60 */
                 periods?: number;
                 /** @example 2025-01-01T00:00:00Z */
                 start?: string | null;

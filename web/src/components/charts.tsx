@@ -55,6 +55,7 @@ export function LineChartCard({ title, data, yLabel, summary, height = 220 }: Ch
             name={yLabel}
             stroke={theme.palette.primary.main}
             dot={data.length < 40}
+            connectNulls
             isAnimationActive={false}
           />
         </LineChart>

@@ -90,7 +90,13 @@ export function LineagePanel({ name }: { name: string }) {
         Depends on (left) and needed by (right), transitively.
       </Typography>
       <Async state={state} label="Loading lineage">
-        {(l) => <Graph name={name} upstream={l.upstream} downstream={l.downstream} />}
+        {(l) =>
+          l.upstream.length || l.downstream.length ? (
+            <Graph name={name} upstream={l.upstream} downstream={l.downstream} />
+          ) : (
+            <Typography>{name} depends on no feature, and no feature depends on it.</Typography>
+          )
+        }
       </Async>
     </Paper>
   );
