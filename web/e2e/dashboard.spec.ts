@@ -55,7 +55,7 @@ test("find it in the list", async ({ page }) => {
   await expect(page.getByRole("table", { name: "Features" })).toBeVisible();
   await expectAccessible(page);
   await shot(page, "04-features");
-  await page.getByRole("searchbox", { name: "Search by name" }).fill("e2e_score");
+  await page.getByRole("searchbox", { name: "Search by name" }).fill(NAME);
   await expect(page.getByRole("link", { name: NAME })).toBeVisible();
   await expect(page.getByText("1–1 of 1")).toBeVisible();
   await page.getByRole("link", { name: NAME }).click();
@@ -120,14 +120,44 @@ test("edit it: a new version, a diff, and a rollback", async ({ page }) => {
   await expect(page.getByRole("heading", { name: /v1\.0\.0/ })).toBeVisible();
 });
 
+test("build and download a point-in-time training set", async ({ page }) => {
+  await signIn(page, "admin");
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Training sets" }).click();
+  const features = page.getByRole("combobox", { name: "Features" });
+  for (const name of [NAME, "credit_score"]) {
+    await features.fill(name);
+    await page.getByRole("option", { name, exact: true }).click();
+  }
+  const rows = "customer_id,event_timestamp,label\nC000003,2026-06-01T00:00:00Z,1\nC000004,2026-01-02T00:00:00Z,0\n";
+  await page.getByLabel("Entity file").setInputFiles({ name: "rows.csv", mimeType: "text/csv", buffer: Buffer.from(rows) });
+  await page.getByRole("button", { name: "Build training set" }).click();
+  const link = page.getByRole("link", { name: "Download training_set.csv" });
+  await expect(link).toBeVisible();
+  const download = page.waitForEvent("download");
+  await link.click();
+  const csv = await (await download).createReadStream();
+  let text = "";
+  for await (const chunk of csv) text += chunk;
+  const [header, ...lines] = text.trim().split("\n");
+  expect(header).toContain(NAME);
+  expect(header).toContain("credit_score");
+  expect(lines).toHaveLength(2);
+  await page.getByLabel("Format").click();
+  await page.getByRole("option", { name: "JSON (with a preview)" }).click();
+  await page.getByRole("button", { name: "Build training set" }).click();
+  await expect(page.getByRole("table", { name: "Training set preview" }).getByRole("row")).toHaveCount(3);
+  await expectAccessible(page);
+  await shot(page, "12-training-set");
+});
+
 test("the other pages load and pass the accessibility scan", async ({ page }) => {
   await signIn(page, "admin");
   for (const [path, heading, name] of [
     [`/features/${NAME}?tab=overview`, NAME, "10-feature-overview"],
     [`/features/${NAME}?tab=lineage`, NAME, "11-feature-lineage"],
-    ["/groups", "Feature groups", "12-groups"],
-    ["/history", "Change history", "13-history"],
-    ["/users", "Users & API keys", "14-users"],
+    ["/groups", "Feature groups", "13-groups"],
+    ["/history", "Change history", "14-history"],
+    ["/users", "Users & API keys", "15-users"],
   ] as const) {
     await page.goto(path);
     await expect(page.getByRole("heading", { name: heading, exact: false }).first()).toBeVisible();
@@ -139,7 +169,7 @@ test("the other pages load and pass the accessibility scan", async ({ page }) =>
   await page.goto("/features");
   await expect(page.getByRole("table", { name: "Features" })).toBeVisible();
   await expect(page.getByRole("button", { name: "Open navigation" })).toBeVisible();
-  await shot(page, "15-features-tablet");
+  await shot(page, "16-features-tablet");
 });
 
 test("a viewer sees no edit controls", async ({ page }) => {
@@ -154,5 +184,5 @@ test("a viewer sees no edit controls", async ({ page }) => {
   await expect(page.getByRole("button", { name: /Roll back/ })).toHaveCount(0);
   await page.goto(`/features/${NAME}/edit`);
   await expect(page.getByText("Your role cannot create or edit features")).toBeVisible();
-  await shot(page, "16-viewer");
+  await shot(page, "17-viewer");
 });

@@ -12,6 +12,7 @@ const FeatureDetail = lazy(() => import("./pages/FeatureDetail"));
 const FeatureForm = lazy(() => import("./pages/FeatureForm"));
 const Groups = lazy(() => import("./pages/Groups"));
 const History = lazy(() => import("./pages/History"));
+const TrainingSets = lazy(() => import("./pages/TrainingSets"));
 const Users = lazy(() => import("./pages/Users"));
 const NotFound = lazy(() => import("./pages/NotFound"));
 
@@ -29,6 +30,7 @@ export default function App() {
         <Route path="features/:name" element={<FeatureDetail />} />
         <Route path="features/:name/edit" element={<FeatureForm />} />
         <Route path="groups" element={<Groups />} />
+        <Route path="training-sets" element={<TrainingSets />} />
         <Route path="history" element={<History />} />
         <Route path="users" element={<Users />} />
         <Route path="*" element={<NotFound />} />

@@ -4,11 +4,12 @@ import type { Schemas } from "../api/client";
 
 type Change = Schemas["ChangeRecord"];
 
-const COLORS: Record<string, "success" | "info" | "error" | "default" | "warning"> = {
+// Colours whose text keeps a 4.5:1 contrast in both themes (MUI's info and warning do not).
+const COLORS: Record<string, "success" | "primary" | "error" | "default" | "secondary"> = {
   create: "success",
-  update: "info",
+  update: "primary",
   delete: "error",
-  rollback: "warning",
+  rollback: "secondary",
 };
 
 export function changeTarget(change: Change) {

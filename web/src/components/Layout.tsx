@@ -7,6 +7,7 @@ import MenuIcon from "@mui/icons-material/Menu";
 import PeopleIcon from "@mui/icons-material/People";
 import TableChartIcon from "@mui/icons-material/TableChart";
 import WorkspacesIcon from "@mui/icons-material/Workspaces";
+import ModelTrainingIcon from "@mui/icons-material/ModelTraining";
 import {
   AppBar,
   Box,
@@ -42,6 +43,7 @@ export const NAV: NavItem[] = [
   { to: "/", label: "Overview", icon: <DashboardIcon /> },
   { to: "/features", label: "Features", icon: <TableChartIcon /> },
   { to: "/groups", label: "Groups & entities", icon: <WorkspacesIcon /> },
+  { to: "/training-sets", label: "Training sets", icon: <ModelTrainingIcon /> },
   { to: "/history", label: "Change history", icon: <HistoryIcon /> },
   { to: "/users", label: "Users & API keys", icon: <PeopleIcon />, admin: true },
 ];
