@@ -145,7 +145,7 @@ def serve(
         server, sock = _prepare(config, host, port, log_config, ssl_certfile, ssl_keyfile, demo, log)
     tls = ssl_certfile is not None
     url = f"{'https' if tls else 'http'}://{_url_host(host)}:{port}"
-    log.info("FStore API at %s (Swagger UI: %s/docs)", url, url)
+    log.info("FStore API at %s (dashboard: %s/, Swagger UI: %s/docs)", url, url, url)
     server.run(sockets=[sock])
     if not server.started:  # the store failed in the lifespan after all (uvicorn logged why)
         raise fail("the API could not start: see the log above", UNAVAILABLE_EXIT)

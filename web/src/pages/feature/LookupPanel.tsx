@@ -91,7 +91,7 @@ export function LookupPanel({ feature, onIngested }: { feature: Feature; onInges
                 required
                 fullWidth
               />
-              <Button type="submit" variant="contained">
+              <Button type="submit" variant="contained" sx={{ flexShrink: 0 }}>
                 Look up
               </Button>
             </Stack>
