@@ -1,9 +1,11 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { BrowserRouter } from "react-router-dom";
-import App from "./App";
+import App, { preload } from "./App";
 import { AuthProvider } from "./auth/AuthContext";
 import { AppTheme } from "./theme";
+
+preload(window.location.pathname);
 
 createRoot(document.getElementById("root")!).render(
   <StrictMode>

@@ -19,7 +19,6 @@ import {
   ListItemIcon,
   ListItemText,
   Toolbar,
-  Tooltip,
   Typography,
   useMediaQuery,
   useTheme,
@@ -100,17 +99,18 @@ export function Layout() {
               label={devMode ? "dev mode · admin" : `${principal.name} · ${principal.role}`}
             />
           )}
-          <Tooltip title={mode === "light" ? "Dark theme" : "Light theme"}>
-            <IconButton color="inherit" onClick={toggle} aria-label="Toggle light or dark theme">
-              {mode === "light" ? <DarkModeIcon /> : <LightModeIcon />}
-            </IconButton>
-          </Tooltip>
+          <IconButton
+            color="inherit"
+            onClick={toggle}
+            aria-label="Toggle light or dark theme"
+            title={mode === "light" ? "Dark theme" : "Light theme"}
+          >
+            {mode === "light" ? <DarkModeIcon /> : <LightModeIcon />}
+          </IconButton>
           {!devMode && principal && (
-            <Tooltip title="Sign out">
-              <IconButton color="inherit" onClick={() => void signOut()} aria-label="Sign out">
-                <LogoutIcon />
-              </IconButton>
-            </Tooltip>
+            <IconButton color="inherit" onClick={() => void signOut()} aria-label="Sign out" title="Sign out">
+              <LogoutIcon />
+            </IconButton>
           )}
         </Toolbar>
       </AppBar>

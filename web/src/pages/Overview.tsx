@@ -2,7 +2,7 @@ import { Box, Button, Chip, Grid, Paper, Stack, Typography } from "@mui/material
 import { Link } from "react-router-dom";
 import { api, ok } from "../api/client";
 import { ChangeList } from "../components/ChangeList";
-import { LineChartCard } from "../components/charts";
+import { LineChartCard } from "../components/LazyCharts";
 import { Stat } from "../components/Stat";
 import { Async, LoadDemoHint } from "../components/states";
 import { useApi } from "../hooks/useApi";

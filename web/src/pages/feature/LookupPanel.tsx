@@ -2,7 +2,7 @@ import { Alert, Box, Button, Grid, Paper, Stack, TextField, Typography } from "@
 import { useState, type FormEvent } from "react";
 import { api, message, ok, type Feature, type Schemas } from "../../api/client";
 import { useAuth } from "../../auth/AuthContext";
-import { LineChartCard } from "../../components/charts";
+import { LineChartCard } from "../../components/LazyCharts";
 
 type Served = Schemas["FeatureValue"];
 type Row = { value: unknown; event_timestamp: string };

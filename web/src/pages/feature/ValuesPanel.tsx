@@ -1,6 +1,6 @@
 import { Grid, Paper, Table, TableBody, TableCell, TableRow } from "@mui/material";
 import { api, ok, type Feature, type Schemas } from "../../api/client";
-import { BarChartCard, LineChartCard } from "../../components/charts";
+import { BarChartCard, LineChartCard } from "../../components/LazyCharts";
 import { Async, EmptyState } from "../../components/states";
 import { useApi } from "../../hooks/useApi";
 
