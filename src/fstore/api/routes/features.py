@@ -110,11 +110,17 @@ async def list_features(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> FeaturePage:
-    found = await store.list_features(group=group, entity=entity, tag=tag, type=type, name_contains=q)
-    if owner is not None:
-        found = [f for f in found if f.owner == owner]
-    found.sort(key=lambda f: f.name)
-    return FeaturePage(items=found[offset : offset + limit], total=len(found), limit=limit, offset=offset)
+    items, total = await store.page_features(
+        group=group,
+        entity=entity,
+        tag=tag,
+        type=type,
+        name_contains=q,
+        owner=owner,
+        limit=limit,
+        offset=offset,
+    )
+    return FeaturePage(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/{name}", response_model=Feature)

@@ -72,7 +72,7 @@ def _latency(http: HttpStats | None) -> Latency:
 
 @router.get("", response_model=Overview, summary="What the dashboard's overview shows")
 async def overview(request: Request, store: Store) -> Overview:
-    features = await store.list_features()
+    _, features = await store.page_features(limit=0)  # the count: no model per feature
     groups = await store.list_groups()
     entities = await store.list_entities()
     health = {
@@ -91,7 +91,7 @@ async def overview(request: Request, store: Store) -> Overview:
         for start, n in metrics.ingested_per_minute.series()
     ]
     return Overview(
-        counts=Counts(features=len(features), groups=len(groups), entities=len(entities)),
+        counts=Counts(features=features, groups=len(groups), entities=len(entities)),
         health=health,
         online=online,
         latency=_latency(getattr(request.app.state, "http_stats", None)),
