@@ -1,6 +1,6 @@
 """The dashboard (web/): its API types match the API, its component tests (Vitest) pass, and
 its end-to-end tests (Playwright in Debian's chromium) pass against ``fstore serve --demo``
-with authentication on.
+with authentication on, on the embedded stores and on the production ones.
 
 Needs Node.js (npm) and /usr/bin/chromium; ``.ci/run`` installs chromium and builds the
 dashboard. Without them the tests skip locally and fail under ``CI=true``.
@@ -12,11 +12,16 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 from e2e_serving import serving
+
+from server_mongo import database_url, drop_database
+from server_postgres import drop_schema
+from server_redis import delete_prefix
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
@@ -64,22 +69,64 @@ def built(web: Path) -> Path:
     return BUILD
 
 
-@pytest.fixture(scope="module")
-def demo_server(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``fstore serve --demo --dev`` with authentication on and an admin and a viewer."""
+def _production_urls(request: pytest.FixtureRequest) -> tuple[dict[str, str], Callable[[], None]]:
+    """The specification's stack (MongoDB protocol, Redis, PostgreSQL), in a database, key
+    prefix and schema of its own, and how to drop them."""
+    mongo = request.getfixturevalue("mongo_server")
+    redis = request.getfixturevalue("redis_url")
+    postgres = request.getfixturevalue("postgres_url")
+    tag = uuid4().hex[:12]
+    urls = {
+        "FSTORE_METADATA_URL": database_url(mongo, f"fstore_{tag}"),
+        "FSTORE_ONLINE_URL": f"{redis}?prefix=fstore_{tag}:",
+        "FSTORE_OFFLINE_URL": f"{postgres}?schema=test_{tag}",
+    }
+
+    def drop() -> None:
+        drop_database(urls["FSTORE_METADATA_URL"])
+        delete_prefix(redis, f"fstore_{tag}:")
+        drop_schema(postgres, f"test_{tag}")
+
+    return urls, drop
+
+
+@pytest.fixture(scope="module", params=["embedded", "production"])
+def demo_server(
+    request: pytest.FixtureRequest, built: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """``fstore serve --demo --dev`` with authentication on and an admin and a viewer, on the
+    embedded stores or on the production ones."""
     home = tmp_path_factory.mktemp("dashboard") / "home"
     env = {"FSTORE_DEV_MODE": "true", "FSTORE_SECRET_KEY": "e2e-" + "k" * 60, "FSTORE_PASSWORD": PASSWORD}
+    drop: Callable[[], None] = lambda: None  # noqa: E731
+    if request.param == "production":
+        urls, drop = _production_urls(request)
+        env.update(urls)
     base = {k: v for k, v in os.environ.items() if not k.startswith("FSTORE_")}
-    for name, role in (("e2e_admin", "admin"), ("e2e_viewer", "viewer")):
-        subprocess.run(
-            [sys.executable, "-m", "fstore.cli", "--home", str(home), "users", "add", name, "--role", role],
-            env={**base, **env},
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-    with serving(home, "--demo", env=env, wait=180) as server:
-        yield server.base
+    try:
+        for name, role in (("e2e_admin", "admin"), ("e2e_viewer", "viewer")):
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "fstore.cli",
+                    "--home",
+                    str(home),
+                    "users",
+                    "add",
+                    name,
+                    "--role",
+                    role,
+                ],
+                env={**base, **env},
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
+        with serving(home, "--demo", env=env, wait=300) as server:
+            yield server.base
+    finally:
+        drop()
 
 
 def test_api_types_match_the_api(web: Path) -> None:
