@@ -25,8 +25,37 @@ import { useAuth } from "../auth/AuthContext";
 import { Async, EmptyState } from "../components/states";
 import { useApi } from "../hooks/useApi";
 
+function EditGroup({ group, onDone }: { group: FeatureGroup; onDone: (saved: boolean) => void }) {
+  const [description, setDescription] = useState(group.description ?? "");
+  const [owner, setOwner] = useState(group.owner ?? "");
+  const [error, setError] = useState<string | null>(null);
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    try {
+      await ok(api.PATCH("/api/v1/groups/{name}", { params: { path: { name: group.name } }, body: { description, owner } }));
+      onDone(true);
+    } catch (err) {
+      setError(message(err));
+    }
+  };
+  return (
+    <Box component="form" onSubmit={save} sx={{ my: 1 }}>
+      {error && <Alert severity="error">{error}</Alert>}
+      <Stack direction={{ xs: "column", sm: "row" }} spacing={1}>
+        <TextField size="small" label={`Description of ${group.name}`} value={description} onChange={(e) => setDescription(e.target.value)} fullWidth />
+        <TextField size="small" label="Owner" value={owner} onChange={(e) => setOwner(e.target.value)} />
+        <Button type="submit" variant="contained">
+          Save
+        </Button>
+        <Button onClick={() => onDone(false)}>Cancel</Button>
+      </Stack>
+    </Box>
+  );
+}
+
 function GroupCard({ group, onChanged }: { group: FeatureGroup; onChanged: () => void }) {
   const { canEdit, isAdmin } = useAuth();
+  const [editing, setEditing] = useState(false);
   const [feature, setFeature] = useState("");
   const [error, setError] = useState<string | null>(null);
   const act = async (run: () => Promise<unknown>) => {
@@ -46,9 +75,25 @@ function GroupCard({ group, onChanged }: { group: FeatureGroup; onChanged: () =>
         <Typography variant="h6" component="h3">
           {group.name}
         </Typography>
-        <Typography color="text.secondary" gutterBottom>
-          {group.description || "No description."} {group.entity ? `· entity ${group.entity}` : ""}
-        </Typography>
+        {editing ? (
+          <EditGroup
+            group={group}
+            onDone={(saved) => {
+              setEditing(false);
+              if (saved) onChanged();
+            }}
+          />
+        ) : (
+          <Typography color="text.secondary" gutterBottom>
+            {group.description || "No description."} {group.entity ? `· entity ${group.entity}` : ""}
+            {group.owner ? ` · owner ${group.owner}` : ""}
+            {canEdit && (
+              <Button size="small" onClick={() => setEditing(true)} sx={{ ml: 1 }} aria-label={`Edit ${group.name}`}>
+                Edit
+              </Button>
+            )}
+          </Typography>
+        )}
         <Stack direction="row" spacing={1} useFlexGap sx={{ flexWrap: "wrap" }} aria-label={`Features of ${group.name}`}>
           {group.features?.map((f) => (
             <Chip
