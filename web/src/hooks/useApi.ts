@@ -14,8 +14,7 @@ export function useApi<T>(load: () => Promise<T>, deps: DependencyList): Loaded<
   const [loading, setLoading] = useState(true);
   const [tick, setTick] = useState(0);
   const latest = useRef(0);
-  // eslint-disable-next-line react-hooks/exhaustive-deps
-  const run = useCallback(load, deps);
+  const run = useCallback(load, deps); // the caller names what the call depends on
 
   useEffect(() => {
     const call = ++latest.current;
