@@ -330,7 +330,7 @@ class FeatureStore(RegistryMethods):
         counts = await self.offline.write(tables)
         await self.guard.publish(online, pending)
         self.events.written(outbox, counts, tables)
-        self.metrics.ingested_values += sum(len(values) for _, values in batches)
+        self.metrics.count_ingested(sum(len(values) for _, values in batches))
         return counts
 
     # -- reading values -------------------------------------------------------------------------

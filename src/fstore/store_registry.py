@@ -100,6 +100,11 @@ class RegistryMethods:
         await self._ready()
         return await self.registry.list_features(**filters)
 
+    async def page_features(self, **filters: Any) -> tuple[list[Feature], int]:
+        """One page of the features that match (``limit``, ``offset``; by name) and how many match."""
+        await self._ready()
+        return await self.registry.page_features(**filters)
+
     async def update_feature(
         self,
         name: str,

@@ -58,6 +58,9 @@ EXPECTED = {
     ("delete", "/api/v1/api-keys/{key_id}"),
     ("get", "/api/v1/audit"),
     ("post", "/api/v1/materialize"),
+    ("get", "/api/v1/overview"),
+    ("get", "/api/v1/features/{name}/statistics/histogram"),
+    ("get", "/api/v1/features/{name}/statistics/timeseries"),
 }
 
 

@@ -62,7 +62,7 @@ async def test_error_responses_carry_the_request_id(obs_client: httpx.AsyncClien
     r = await obs_client.get("/api/v1/features/nope", headers={"X-Request-ID": "rid-404"})
     assert_problem(r, 404)
     assert r.headers["x-request-id"] == "rid-404"
-    unrouted = await obs_client.get("/no/such/path")
+    unrouted = await obs_client.get("/api/no/such/path")  # elsewhere, the dashboard answers
     assert unrouted.status_code == 404
     assert HEX_ID.fullmatch(unrouted.headers["x-request-id"])
 
@@ -101,11 +101,11 @@ async def test_access_line_without_a_principal(
 ) -> None:
     caplog.set_level(logging.INFO, logger=ACCESS)
     await obs_client.get("/health/live")
-    await obs_client.get("/no/such/path")
+    await obs_client.get("/api/no/such/path")
     live, unrouted = access_lines(caplog)
     assert live["actor"] is None and live["route"] == "/health/live" and live["status"] == 200
     assert unrouted["route"] == "unmatched" and unrouted["status"] == 404
-    assert unrouted["path"] == "/no/such/path"
+    assert unrouted["path"] == "/api/no/such/path"
 
 
 async def test_an_unhandled_error_is_a_500_problem_logged_with_its_request_id(

@@ -40,7 +40,9 @@ def test_serve_answers_over_http_and_logs_json(tmp_path: Path) -> None:
     by_logger = {line["logger"] for line in server.lines}
     assert {"uvicorn.error", "fstore.api.access", "fstore.serve"} <= by_logger
     started = [line["msg"] for line in server.lines if line["logger"] == "fstore.serve"]
-    assert f"FStore API at {server.base} (Swagger UI: {server.base}/docs)" in started
+    assert (
+        f"FStore API at {server.base} (dashboard: {server.base}/, Swagger UI: {server.base}/docs)" in started
+    )
     (access,) = [line for line in server.lines if line.get("request_id") == "e2e-1"]
     assert access["logger"] == "fstore.api.access"
     assert access["method"] == "POST" and access["route"] == "/api/v1/entities" and access["status"] == 201

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import Depends, FastAPI
 
@@ -15,12 +16,15 @@ from fstore.api.observability import install_observability
 from fstore.api.openapi import document_api
 from fstore.api.routes import ROUTERS
 from fstore.api.security import Auth, authorize
+from fstore.api.web import WEB_DIST, install_web
 from fstore.auth import Directory
 from fstore.config import Settings
 from fstore.store import FeatureStore
 
 
-def create_app(store: FeatureStore | None = None, settings: Settings | None = None) -> FastAPI:
+def create_app(
+    store: FeatureStore | None = None, settings: Settings | None = None, *, web_root: Path = WEB_DIST
+) -> FastAPI:
     """Build the API over ``store`` (or a new ``FeatureStore(settings)``).
 
     The API options (auth, limits, CORS) come from ``settings``, else from the store's. Raises
@@ -29,6 +33,7 @@ def create_app(store: FeatureStore | None = None, settings: Settings | None = No
 
     The lifespan opens the store (a no-op when it is already open) and closes it at
     shutdown only when the app created it: a store handed in belongs to the caller.
+    ``web_root`` is the dashboard's build (``fstore.api.web``).
     """
     owned = store is None
     service = store if store is not None else FeatureStore(settings)
@@ -54,7 +59,8 @@ def create_app(store: FeatureStore | None = None, settings: Settings | None = No
         version=fstore.__version__,
         description="A feature store: registry, versioned transformers, online and offline values.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # fstore.api.web serves /docs and /redoc from local files
+        redoc_url=None,
         dependencies=[Depends(authorize)],
         swagger_ui_parameters={"persistAuthorization": True},
     )
@@ -63,6 +69,7 @@ def create_app(store: FeatureStore | None = None, settings: Settings | None = No
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_web(app, web_root)
     app.add_middleware(AuditTrail, offline=service.offline)
     install_observability(app, service, settings)  # after every add_middleware: outermost
     document_api(app)

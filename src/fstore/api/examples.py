@@ -13,6 +13,8 @@ from fstore.api.routes.auth import PrincipalOut, TokenOut
 from fstore.api.routes.features import FeaturePage
 from fstore.api.routes.lineage import Lineage
 from fstore.api.routes.materialize import Materialized
+from fstore.api.routes.overview import Overview
+from fstore.api.routes.stats import Histogram, TimeSeries
 from fstore.api.routes.users import NewApiKey
 from fstore.api.routes.values import Stored
 from fstore.auth import ApiKey, User
@@ -136,6 +138,31 @@ MODEL_EXAMPLES: dict[type[BaseModel], dict[str, Any]] = {
         "outcome": "ok",
         "details": {"status": 201, "role": "editor", "request_id": "9f1c2b"},
     },
+    Histogram: {
+        "feature": "amount",
+        "count": 1000,
+        "bins": [{"start": 1.0, "end": 50.0, "count": 640}, {"start": 50.0, "end": 99.0, "count": 360}],
+    },
+    TimeSeries: {
+        "feature": "amount",
+        "periods": [
+            {"start": AT, "count": 480, "mean": 41.2},
+            {"start": "2025-01-16T00:00:00Z", "count": 520, "mean": 42.7},
+        ],
+    },
+    Overview: {
+        "counts": {"features": 8, "groups": 2, "entities": 1},
+        "health": {
+            "metadata": {"ok": True, "latency_ms": 0.1},
+            "online": {"ok": True, "latency_ms": 0.2},
+            "offline": {"ok": True, "latency_ms": 0.4},
+        },
+        "online": {"hits": 95, "misses": 5, "hit_rate": 0.95},
+        "latency": {"requests": 1200, "p50_ms": 2.5, "p95_ms": 10.0, "p99_ms": 25.0},
+        "ingested_total": 10000,
+        "ingested_per_minute": [{"minute": AT, "values": 10000}],
+        "recent_changes": [],
+    },
 }
 
 # Query and path parameters by name; ``name`` depends on the resource.
@@ -163,6 +190,9 @@ PARAMETER_EXAMPLES: dict[str, Any] = {
     "object_id": "amount",
     "format": "json",
     "include_superseded": False,
+    "owner": "ana",
+    "bins": 20,
+    "periods": 60,
 }
 NAME_EXAMPLES = {"/api/v1/entities": "customer", "/api/v1/groups": "spend", "/api/v1/users": "ana"}
 

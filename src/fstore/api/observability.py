@@ -330,6 +330,7 @@ def install_observability(app: FastAPI, store: FeatureStore, settings: Settings)
     ``/metrics`` over ``store``. Call it after any other ``add_middleware``: the middleware must
     be the outermost one, to see every request and to set the request id before the others run."""
     http = HttpStats()
+    app.state.http_stats = http  # the dashboard's overview reads the latencies too
     install_metrics(app, store, http)
     if settings.cors_origins:
         app.add_middleware(

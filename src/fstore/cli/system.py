@@ -190,7 +190,7 @@ def serve(
                 _stream_alongside(server, rate, broker is not None)
         tls = ssl_certfile is not None
         url = f"{'https' if tls else 'http'}://{_url_host(host)}:{port}"
-        log.info("FStore API at %s (Swagger UI: %s/docs)", url, url)
+        log.info("FStore API at %s (dashboard: %s/, Swagger UI: %s/docs)", url, url, url)
         if stream:
             from fstore.demo_aggregates import NAMES
             from fstore.streaming.demo_producer import TransactionGenerator

@@ -48,7 +48,22 @@ class FeatureOps:
             raise NotFoundError(f"feature {name!r} does not exist", feature=name)
         return Feature.model_validate(doc)
 
-    async def list_features(
+    async def list_features(self, **filters: Any) -> list[Feature]:
+        """The features that match the filters of ``page_features``, in stored order."""
+        return [Feature.model_validate(d) for d in await self._matching(**filters)]
+
+    async def page_features(
+        self, *, limit: int | None = None, offset: int = 0, **filters: Any
+    ) -> tuple[list[Feature], int]:
+        """The features that match, sorted by name, from ``offset`` (at most ``limit``), and
+        how many match. Stored documents are filtered before they become models: a page of
+        10,000 features validates only its own."""
+        docs = await self._matching(**filters)
+        docs.sort(key=lambda d: str(d.get("name", "")))
+        end = None if limit is None else offset + limit
+        return [Feature.model_validate(d) for d in docs[offset:end]], len(docs)
+
+    async def _matching(
         self,
         *,
         group: str | None = None,
@@ -56,16 +71,19 @@ class FeatureOps:
         tag: str | None = None,
         type: FeatureType | str | None = None,
         name_contains: str | None = None,
-    ) -> list[Feature]:
-        features = [Feature.model_validate(d) for d in await self.metadata.list(Kind.FEATURES)]
+        owner: str | None = None,
+    ) -> list[dict[str, Any]]:
+        kind = None if type is None else FeatureType(type).value
+        needle = None if name_contains is None else name_contains.lower()
         return [
-            f
-            for f in features
-            if (group is None or f.group == group)
-            and (entity is None or f.entity == entity)
-            and (tag is None or tag in f.tags)
-            and (type is None or f.type == FeatureType(type))
-            and (name_contains is None or name_contains.lower() in f.name.lower())
+            d
+            for d in await self.metadata.list(Kind.FEATURES)
+            if (group is None or d.get("group") == group)
+            and (entity is None or d.get("entity") == entity)
+            and (tag is None or tag in (d.get("tags") or ()))
+            and (kind is None or d.get("type") == kind)
+            and (needle is None or needle in str(d.get("name", "")).lower())
+            and (owner is None or d.get("owner", "") == owner)
         ]
 
     async def register_feature(

@@ -197,13 +197,12 @@ class GroupOps:
     ) -> list[ChangeRecord]:
         """Change records, newest first."""
         ref = f"{object_type}:{object_id}" if object_type and object_id else None
-        docs = await self.metadata.list(Kind.HISTORY, ref=ref)
-        records = [ChangeRecord.model_validate(d) for d in reversed(docs)]
-        if ref is None:
-            records = [
-                r
-                for r in records
-                if (object_type is None or r.object_type == object_type)
-                and (object_id is None or r.object_id == object_id)
+        docs = list(reversed(await self.metadata.list(Kind.HISTORY, ref=ref)))
+        if ref is None:  # filtered before validation: only the records returned become models
+            docs = [
+                d
+                for d in docs
+                if (object_type is None or d.get("object_type") == object_type)
+                and (object_id is None or d.get("object_id") == object_id)
             ]
-        return records[:limit] if limit else records
+        return [ChangeRecord.model_validate(d) for d in (docs[:limit] if limit else docs)]

@@ -12,6 +12,7 @@ from fstore.api.routes import (
     history,
     lineage,
     materialize,
+    overview,
     stats,
     training,
     users,
@@ -38,4 +39,5 @@ ROUTERS: list[APIRouter] = [
     users.router,
     users.keys_router,
     audit.router,
+    overview.router,
 ]

@@ -105,13 +105,22 @@ async def list_features(
     entity: str | None = None,
     tag: str | None = None,
     type: FeatureType | None = None,
+    owner: Annotated[str | None, Query(description="The owner, exactly")] = None,
     q: Annotated[str | None, Query(description="Part of the feature name")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> FeaturePage:
-    found = await store.list_features(group=group, entity=entity, tag=tag, type=type, name_contains=q)
-    found.sort(key=lambda f: f.name)
-    return FeaturePage(items=found[offset : offset + limit], total=len(found), limit=limit, offset=offset)
+    items, total = await store.page_features(
+        group=group,
+        entity=entity,
+        tag=tag,
+        type=type,
+        name_contains=q,
+        owner=owner,
+        limit=limit,
+        offset=offset,
+    )
+    return FeaturePage(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/{name}", response_model=Feature)
