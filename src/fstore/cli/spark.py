@@ -75,3 +75,65 @@ def backfill(
             f"{r['duplicates']:,} duplicates; {online} ({r['seconds']:.1f} s)"
         ),
     )
+
+
+@app.command("fit", cls=LocalCommand)
+def fit(
+    feature: Annotated[str, typer.Argument(help="The feature whose transformer to fit.")],
+    as_of: Annotated[
+        str | None, typer.Option(help="Fit on values up to this time (ISO-8601).", show_default=False)
+    ] = None,
+    transformer: Annotated[
+        str | None,
+        typer.Option(help="Fit this transformer kind instead of the current one.", show_default=False),
+    ] = None,
+    version: Annotated[str | None, typer.Option(help="An explicit new version.", show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit the feature's transformer over its whole offline history in Spark and register the
+    state as a new version (as `fstore fit` does in-process)."""
+
+    async def go(store: FeatureStore) -> dict[str, Any]:
+        from fstore.spark.fit import spark_fit
+
+        fv = await spark_fit(
+            store, _spark(store), feature, as_of=as_of, transformer=transformer, version=version
+        )
+        return fv.model_dump(mode="json")
+
+    fv = run(go)
+    emit(
+        fv,
+        as_json,
+        lambda: message(f"{feature}: version {fv['version']} ({fv.get('reason') or 'unchanged'})"),
+    )
+
+
+@app.command("stats", cls=LocalCommand)
+def stats(
+    feature: Annotated[str, typer.Argument(help="The feature.")],
+    end: Annotated[
+        str | None, typer.Option(help="Only values up to this time (ISO-8601).", show_default=False)
+    ] = None,
+    exact_quantiles: Annotated[
+        bool, typer.Option(help="Exact interpolated quantiles (holds the distinct values in memory).")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Statistics of the feature's whole offline history, computed in Spark."""
+
+    async def go(store: FeatureStore) -> dict[str, Any]:
+        from fstore.spark.statistics import spark_statistics
+        from fstore.values import to_datetime
+
+        result = await spark_statistics(
+            store,
+            _spark(store),
+            feature,
+            end=to_datetime(end) if end is not None else None,
+            exact_quantiles=exact_quantiles,
+        )
+        return result.model_dump(mode="json")
+
+    s = run(go)
+    emit(s, as_json, lambda: message("\n".join(f"{k}: {v}" for k, v in s.items())))

@@ -33,7 +33,7 @@ from fstore.spark.jdbc import read_jdbc, write_jdbc
 from fstore.spark.online import OnlineTarget, newest_per_entity, write_online
 from fstore.spark.transform import transform_column, transformed_type
 from fstore.spark.validate import ERROR, ROW, spark_type, validated
-from fstore.values import TS_TYPE
+from fstore.values import TS_TYPE, from_micros
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -116,7 +116,10 @@ async def backfill(
     )
     try:
         summary = checked.agg(
-            F.count(F.lit(1)), F.min(ERROR), F.min("event_timestamp"), F.max("event_timestamp")
+            F.count(F.lit(1)),
+            F.min(ERROR),
+            F.unix_micros(F.min("event_timestamp")),
+            F.unix_micros(F.max("event_timestamp")),
         ).collect()[0]
         if summary[1] is not None:
             raise InvalidValueError(f"nothing was stored: {summary[1]}", feature=feature)
@@ -142,12 +145,12 @@ async def _write(
     resolved: ResolvedFeature,
     rows: DataFrame,
     received: int,
-    lo: Any,
-    hi: Any,
+    lo: int,
+    hi: int,
     started: float,
 ) -> BackfillResult:
     fid = resolved.feature.id
-    oldest = int(lo.timestamp() * 1_000_000) if lo.tzinfo else _utc_micros(lo)
+    oldest = lo
     pending = await store.guard.begin({fid: oldest})
     ingested = now_us()
     if store.settings.resolved_offline_url().startswith(("postgresql", "postgres:")):
@@ -182,14 +185,8 @@ async def _write(
     )
 
 
-def _utc_micros(when: Any) -> int:
-    from datetime import UTC
-
-    return int(when.replace(tzinfo=UTC).timestamp() * 1_000_000)
-
-
 async def _write_postgres(
-    store: FeatureStore, resolved: ResolvedFeature, rows: DataFrame, ingested: int, lo: Any, hi: Any
+    store: FeatureStore, resolved: ResolvedFeature, rows: DataFrame, ingested: int, lo: int, hi: int
 ) -> tuple[Any, int]:
     from pyspark.sql import functions as F
 
@@ -211,17 +208,11 @@ async def _write_postgres(
         )
         write_jdbc(staged, store.settings.resolved_offline_url(), stage.name)
         kept = rows.count()
-        return await stage.publish(_aware(lo), _aware(hi), kept), kept
+        return await stage.publish(from_micros(lo), from_micros(hi), kept), kept
     except FStoreError:
         raise
     finally:
         await stage.drop()
-
-
-def _aware(when: Any) -> Any:
-    from datetime import UTC
-
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 async def _write_embedded(

@@ -52,7 +52,9 @@ def transform_column(resolved: ResolvedFeature, raw: Column) -> Column:
         out = raw.cast("double") * F.lit(fitted["scale"]) + F.lit(fitted["min"])
         if params["clip"]:
             lo, hi = params["feature_range"]
-            out = F.least(F.greatest(out, F.lit(float(lo))), F.lit(float(hi)))
+            # least/greatest skip nulls: a null must stay null
+            clipped = F.least(F.greatest(out, F.lit(float(lo))), F.lit(float(hi)))
+            out = F.when(raw.isNull(), F.lit(None).cast("double")).otherwise(clipped)
         return out
     categories: list[str] = fitted["categories"]
     n = len(categories)
