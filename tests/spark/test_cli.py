@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
 from fstore import FeatureStore
@@ -42,6 +43,13 @@ def test_backfill_then_fit_then_stats(spark, tmp_path: Path) -> None:
     assert fitted["transformer_state"]["data_min"] == 1.0 and fitted["transformer_state"]["data_max"] == 9.0
     stats = cli("stats", "amount", "--exact-quantiles")
     assert (stats["count"], stats["max"], stats["quantiles"]["p50"]) == (4, 9.0, 4.0)
+
+    rows = tmp_path / "rows.csv"
+    rows.write_text("customer_id,event_timestamp\na,2026-03-01T02:00:00Z\nz,2026-03-02T00:00:00Z\n")
+    out = tmp_path / "training"
+    made = cli("training-set", str(rows), "-f", "amount", "--raw", "--output", str(out))
+    assert made["rows"] == 2
+    assert pq.read_table(out).column("amount").to_pylist() == [1.0, None]
 
     result = CliRunner().invoke(
         app, ["--home", str(home), "spark", "backfill", "nope", "--source", str(source)]

@@ -137,3 +137,44 @@ def stats(
 
     s = run(go)
     emit(s, as_json, lambda: message("\n".join(f"{k}: {v}" for k, v in s.items())))
+
+
+@app.command("training-set", cls=LocalCommand)
+def training_set(
+    entity_rows: Annotated[
+        str,
+        typer.Argument(
+            help="Entity rows: a .parquet file or directory, a .csv file, or a JDBC URL with --table."
+        ),
+    ],
+    feature: Annotated[list[str], typer.Option("--feature", "-f", help="A feature to join (repeatable).")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Output Parquet directory (replaced).")],
+    table: Annotated[
+        str | None, typer.Option(help="The table (or SELECT query) of a JDBC source.", show_default=False)
+    ] = None,
+    timestamp_column: Annotated[str, typer.Option(help="The entity rows' time column.")] = "event_timestamp",
+    raw: Annotated[bool, typer.Option("--raw", help="Untransformed values.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """A point-in-time-correct training set computed in Spark, written as Parquet."""
+
+    async def go(store: FeatureStore) -> dict[str, Any]:
+        import time
+
+        from fstore.spark.training import read_rows, spark_training_set, write_training_set
+
+        started = time.perf_counter()
+        spark = _spark(store)
+        frame = await spark_training_set(
+            store,
+            spark,
+            read_rows(spark, store, entity_rows, table),
+            feature,
+            timestamp_column=timestamp_column,
+            transformed=not raw,
+        )
+        rows = write_training_set(frame, output)
+        return {"rows": rows, "output": output, "seconds": round(time.perf_counter() - started, 3)}
+
+    r = run(go)
+    emit(r, as_json, lambda: message(f"{r['rows']:,} rows written to {r['output']} ({r['seconds']:.1f} s)"))
