@@ -83,12 +83,16 @@ def _prepared(raw: DataFrame, resolved: ResolvedFeature, columns: tuple[str, str
     if missing:
         raise ValidationError(f"the source has no column {missing[0]!r} (it has {', '.join(raw.columns)})")
     entity, ts, value = columns
-    return raw.select(
+    out = raw.select(
         F.col(entity).alias("entity_id"),
         F.col(ts).alias("event_timestamp"),
         F.col(value).alias("value"),
-        F.monotonically_increasing_id().alias(ROW),
+        F.monotonically_increasing_id().alias(ROW),  # the source's order, before any shuffle
     )
+    cores = out.sparkSession.sparkContext.defaultParallelism
+    if out.rdd.getNumPartitions() < cores:  # a small file is one partition: validate on every core
+        out = out.repartition(cores)
+    return out
 
 
 async def backfill(
