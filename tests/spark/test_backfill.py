@@ -3,6 +3,7 @@ a re-run that changes nothing, and a bad row that stores nothing."""
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from uuid import uuid4
 
 import pandas as pd
 import pyarrow as pa
@@ -139,3 +140,26 @@ async def test_a_csv_source_with_a_ttl_sends_only_fresh_values_online(
     assert (result.stored, result.online) == (3, 1)
     vector = await target.get_feature_vector(["visits"], ["old", "new"], read_through=False)
     assert vector.to_dict()["visits"] == [None, 4]
+
+
+async def test_a_jdbc_source(spark, pg_store: FeatureStore, postgres_url: str) -> None:
+    import psycopg
+
+    await pg_store.create_feature(Feature(name="visits", entity="customer", dtype="int"))
+    table = f"spark_source_{uuid4().hex[:8]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {table} (cid int, at timestamptz, n int)")
+        conn.execute(
+            f"INSERT INTO {table} SELECT g % 5, timestamptz '2026-01-01' + g * interval '1 day', g "
+            "FROM generate_series(1, 20) AS g"
+        )
+    try:
+        result = await backfill(
+            pg_store, spark, "visits", postgres_url, table=f"SELECT * FROM {table}",
+            entity_column="cid", timestamp_column="at", value_column="n",
+        )  # fmt: skip
+        assert (result.received, result.stored, result.online) == (20, 20, 5)
+        assert (await pg_store.get_feature_value("visits", 4)).value == 19
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f"DROP TABLE {table}")

@@ -93,6 +93,7 @@ async def _postgres(
     jdbc_jar(store.settings, required=True)
     options = jdbc_options(store.settings.resolved_offline_url())
     url = options.pop("url")
+    options["fetchsize"] = "10000"  # else the driver holds each query's whole result in memory
     parts = max(1, spark.sparkContext.defaultParallelism)
     predicates = [f"abs(hashtext(entity_id)::int8) % {parts} = {i}" for i in range(parts)]
     return spark.read.jdbc(url, f"({query}) AS history", predicates=predicates, properties=options)

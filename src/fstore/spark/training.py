@@ -64,8 +64,8 @@ async def spark_training_set(
     timestamp_column: str = "event_timestamp",
     transformed: bool = True,
 ) -> DataFrame:
-    """The training set as a DataFrame, in the entity rows' order (``write_training_set``
-    writes it to Parquet)."""
+    """The training set as a DataFrame, with a ``__row`` column giving the entity rows' order
+    (``write_training_set`` writes it to Parquet in that order; ``in_order`` sorts it)."""
     from pyspark.sql import functions as F
 
     await store.open()
@@ -87,12 +87,11 @@ async def spark_training_set(
     for key, group in by_key.items():
         histories = [await history_frame(store, spark, r) for r in group]
         rows = _join(rows, key, timestamp_column, group, histories)
-    out = rows.orderBy(ROW)
     selected: list[Any] = [F.col(c) for c in columns]
     for r in resolved:
         value = F.col(r.name)
         selected.append(transform_column(r, value).alias(r.name) if transformed and r.spec else value)
-    return out.select(*selected)
+    return rows.select(*selected, ROW)
 
 
 def _join(
@@ -152,7 +151,21 @@ def _join(
     return joined.select(*[F.col(f"{ROWS}.{c}").alias(c) for c in carried], *values)
 
 
+def in_order(frame: DataFrame) -> DataFrame:
+    """The training set sorted in the entity rows' order, without ``__row``."""
+    return frame.orderBy(ROW).drop(ROW)
+
+
 def write_training_set(frame: DataFrame, path: str) -> int:
-    """Write the training set to a Parquet directory (replaced if present); its row count."""
-    frame.write.mode("overwrite").parquet(path)
-    return frame.sparkSession.read.parquet(path).count()
+    """Write the training set to a Parquet directory (replaced if present), in the entity
+    rows' order; its row count. The join is computed once: a global sort first samples its
+    input, which would otherwise run the whole join twice."""
+    from pyspark import StorageLevel
+
+    cached = frame.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        rows = cached.count()
+        in_order(cached).write.mode("overwrite").parquet(path)
+    finally:
+        cached.unpersist()
+    return rows
