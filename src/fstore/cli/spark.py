@@ -45,6 +45,10 @@ def backfill(
     value_column: Annotated[
         str | None, typer.Option(help="The value column [default: the feature's name].", show_default=False)
     ] = None,
+    stage: Annotated[
+        str,
+        typer.Option(help="How rows reach PostgreSQL's staging table: copy (binary COPY) or jdbc."),
+    ] = "copy",
     as_json: JsonOpt = False,
 ) -> None:
     """Validate, transform and store a large source's values of a feature, offline and online;
@@ -62,6 +66,7 @@ def backfill(
             timestamp_column=timestamp_column,
             value_column=value_column,
             table=table,
+            stage_with=stage,
         )
         return result.as_dict()
 

@@ -5,8 +5,9 @@
    stops the backfill before anything is written, naming the row;
 3. keep one row per identity (entity, event time): the source's last one, as a write call does;
 4. transform with the feature's current version as Spark column expressions (``transform``);
-5. write the offline history under the identity rule — PostgreSQL: JDBC into a staging table,
-   then one ``INSERT … SELECT`` in the store's transaction (``pg_stage``); embedded Parquet:
+5. write the offline history under the identity rule — PostgreSQL: the rows into a staging
+   table (binary COPY from the workers, ``pg_copy``, or Spark's JDBC writer), then one
+   ``INSERT … SELECT`` in the store's transaction (``pg_stage``); embedded Parquet:
    the rows collected and handed to the store's own atomic ``write``;
 6. write each entity's newest value online from the workers (``online``).
 
@@ -31,6 +32,7 @@ from fstore.columns import history_table, now_us
 from fstore.errors import FStoreError, InvalidValueError, ValidationError
 from fstore.spark.jdbc import read_jdbc, write_jdbc
 from fstore.spark.online import OnlineTarget, newest_per_entity, write_online
+from fstore.spark.pg_copy import CopyTarget, copy_stage
 from fstore.spark.transform import transform_column, transformed_type
 from fstore.spark.validate import ERROR, ROW, spark_type, validated
 from fstore.values import TS_TYPE, from_micros
@@ -105,8 +107,13 @@ async def backfill(
     timestamp_column: str = "event_timestamp",
     value_column: str | None = None,
     table: str | None = None,
+    stage_with: str = "copy",
 ) -> BackfillResult:
-    """Backfill ``feature`` from ``source`` (see the module docstring)."""
+    """Backfill ``feature`` from ``source`` (see the module docstring). ``stage_with``: how
+    rows reach PostgreSQL's staging table, ``copy`` (binary COPY from the workers) or
+    ``jdbc`` (Spark's JDBC writer)."""
+    if stage_with not in ("copy", "jdbc"):
+        raise ValidationError(f"stage_with is 'copy' or 'jdbc', got {stage_with!r}")
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -137,7 +144,7 @@ async def backfill(
             .persist(StorageLevel.MEMORY_AND_DISK)
         )
         try:
-            return await _write(store, resolved, rows, received, lo, hi, started)
+            return await _write(store, resolved, rows, received, lo, hi, started, stage_with)
         finally:
             rows.unpersist()
     finally:
@@ -152,13 +159,14 @@ async def _write(
     lo: int,
     hi: int,
     started: float,
+    stage_with: str,
 ) -> BackfillResult:
     fid = resolved.feature.id
     oldest = lo
     pending = await store.guard.begin({fid: oldest})
     ingested = now_us()
     if store.settings.resolved_offline_url().startswith(("postgresql", "postgres:")):
-        count, kept = await _write_postgres(store, resolved, rows, ingested, lo, hi)
+        count, kept = await _write_postgres(store, resolved, rows, ingested, lo, hi, stage_with)
     else:
         count, kept = await _write_embedded(store, resolved, rows, ingested)
     target = OnlineTarget(
@@ -190,7 +198,13 @@ async def _write(
 
 
 async def _write_postgres(
-    store: FeatureStore, resolved: ResolvedFeature, rows: DataFrame, ingested: int, lo: int, hi: int
+    store: FeatureStore,
+    resolved: ResolvedFeature,
+    rows: DataFrame,
+    ingested: int,
+    lo: int,
+    hi: int,
+    stage_with: str,
 ) -> tuple[Any, int]:
     from pyspark.sql import functions as F
 
@@ -210,8 +224,13 @@ async def _write_postgres(
             F.col("value").alias(v),
             *([F.col("transformed").alias(t)] if t else []),
         )
-        write_jdbc(staged, store.settings.resolved_offline_url(), stage.name)
-        kept = rows.count()
+        if stage_with == "jdbc":
+            write_jdbc(staged, store.settings.resolved_offline_url(), stage.name)
+            kept = rows.count()
+        else:
+            pg = store.offline._backend
+            target = CopyTarget(pg._db._conninfo, stage.table, fid, vk, tk, resolved.version, ingested)
+            kept = copy_stage(rows, target)
         return await stage.publish(from_micros(lo), from_micros(hi), kept), kept
     except FStoreError:
         raise

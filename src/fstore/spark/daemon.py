@@ -7,6 +7,7 @@ from __future__ import annotations
 from pyspark.daemon import manager
 
 import fstore.spark.online
+import fstore.spark.pg_copy
 import fstore.spark.validate  # noqa: F401  (imported for the forked workers)
 
 if __name__ == "__main__":
