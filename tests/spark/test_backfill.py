@@ -156,7 +156,7 @@ async def test_a_jdbc_source(spark, pg_store: FeatureStore, postgres_url: str) -
     try:
         result = await backfill(
             pg_store, spark, "visits", postgres_url, table=f"SELECT * FROM {table}",
-            entity_column="cid", timestamp_column="at", value_column="n", stage_with="jdbc",
+            entity_column="cid", timestamp_column="at", value_column="n", stage_with="copy",
         )  # fmt: skip
         assert (result.received, result.stored, result.online) == (20, 20, 5)
         assert (await pg_store.get_feature_value("visits", 4)).value == 19

@@ -47,8 +47,8 @@ def backfill(
     ] = None,
     stage: Annotated[
         str,
-        typer.Option(help="How rows reach PostgreSQL's staging table: copy (binary COPY) or jdbc."),
-    ] = "copy",
+        typer.Option(help="How rows reach PostgreSQL's staging table: jdbc, or copy (binary COPY)."),
+    ] = "jdbc",
     as_json: JsonOpt = False,
 ) -> None:
     """Validate, transform and store a large source's values of a feature, offline and online;

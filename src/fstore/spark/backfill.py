@@ -6,7 +6,7 @@
 3. keep one row per identity (entity, event time): the source's last one, as a write call does;
 4. transform with the feature's current version as Spark column expressions (``transform``);
 5. write the offline history under the identity rule — PostgreSQL: the rows into a staging
-   table (binary COPY from the workers, ``pg_copy``, or Spark's JDBC writer), then one
+   table (Spark's JDBC writer, or binary COPY from the workers: ``pg_copy``), then one
    ``INSERT … SELECT`` in the store's transaction (``pg_stage``); embedded Parquet:
    the rows collected and handed to the store's own atomic ``write``;
 6. write each entity's newest value online from the workers (``online``).
@@ -107,11 +107,11 @@ async def backfill(
     timestamp_column: str = "event_timestamp",
     value_column: str | None = None,
     table: str | None = None,
-    stage_with: str = "copy",
+    stage_with: str = "jdbc",
 ) -> BackfillResult:
     """Backfill ``feature`` from ``source`` (see the module docstring). ``stage_with``: how
-    rows reach PostgreSQL's staging table, ``copy`` (binary COPY from the workers) or
-    ``jdbc`` (Spark's JDBC writer)."""
+    rows reach PostgreSQL's staging table, ``jdbc`` (Spark's JDBC writer) or ``copy``
+    (binary COPY from the workers, which then need psycopg)."""
     if stage_with not in ("copy", "jdbc"):
         raise ValidationError(f"stage_with is 'copy' or 'jdbc', got {stage_with!r}")
     from pyspark import StorageLevel
