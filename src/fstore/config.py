@@ -122,6 +122,22 @@ class Settings(BaseSettings):
         "process using the same offline store (`fstore events publish`, an API server, a processor).",
     )
 
+    # -- Spark (fstore[spark]) ------------------------------------------------------------------
+    spark_master: str = Field(
+        default="local[*]",
+        description="Where Spark jobs run: local[*] (this machine), spark://host:7077, k8s://…, yarn.",
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra Spark settings passed through to the session (spark.driver.memory, …); "
+        'as JSON in the environment: FSTORE_SPARK_CONF=\'{"spark.driver.memory": "2g"}\'.',
+    )
+    spark_jdbc_jar: Path | None = Field(
+        default=None,
+        description="The PostgreSQL JDBC driver jar (default: Debian's /usr/share/java/postgresql.jar "
+        "from libpostgresql-jdbc-java, when present).",
+    )
+
     def resolved_metadata_url(self) -> str:
         return self.metadata_url or f"sqlite:///{self.home / 'metadata.db'}"
 

@@ -30,7 +30,6 @@ from fstore.config import Settings
 from fstore.errors import FStoreError, NotFittedError, ValidationError
 from fstore.instrumentation import timed
 from fstore.models import (
-    ChangeAction,
     Feature,
     FeatureStatistics,
     FeatureValue,
@@ -198,20 +197,9 @@ class FeatureStore(RegistryMethods):
         cutoff = to_datetime(as_of) if as_of is not None else None
         values = await self.offline.values(name, cutoff)
         fitted = create_transformer(spec).fit(values)
-        when = f" as of {cutoff.isoformat()}" if cutoff else ""
-        feature, fv = await self.registry.update_feature(
-            name,
-            {},
-            transformer=spec,
-            transformer_state=fitted.get_state()["state"],
-            version=version,
-            reason=f"fitted on {len(values) - values.null_count} values{when}",
-            action=ChangeAction.FIT,
+        return await self.register_fit(
+            name, spec, fitted.get_state()["state"], len(values) - values.null_count, cutoff, version
         )
-        if fv is None:  # the same state again: nothing new to register
-            return current
-        await self._changed(feature)
-        return fv
 
     async def transform(self, name: str, values: Any, version: str | None = None) -> Any:
         """Transform raw values with the feature's current (or given) fitted transformer."""

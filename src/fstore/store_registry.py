@@ -5,16 +5,19 @@ serving caches in step (``_changed``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from fstore.catalog import Catalog
 from fstore.errors import ValidationError
 from fstore.models import (
+    ChangeAction,
     ChangeRecord,
     Entity,
     Feature,
     FeatureGroup,
     FeatureVersion,
+    TransformerSpec,
     parse,
 )
 from fstore.registry import Registry
@@ -221,3 +224,31 @@ class RegistryMethods:
     ) -> list[ChangeRecord]:
         await self._ready()
         return await self.registry.history(object_type, object_id, limit)
+
+    async def register_fit(
+        self,
+        name: str,
+        spec: TransformerSpec,
+        state: dict[str, Any],
+        fitted_on: int,
+        cutoff: datetime | None,
+        version: str | None = None,
+    ) -> FeatureVersion:
+        """Register a fitted state (of ``fitted_on`` non-null values up to ``cutoff``) as the
+        feature's new version; the current version when the state is the same again. Shared
+        by ``fit_transformer`` and the Spark fit (``fstore.spark.fit``)."""
+        current = await self.registry.get_version(name)
+        when = f" as of {cutoff.isoformat()}" if cutoff else ""
+        feature, fv = await self.registry.update_feature(
+            name,
+            {},
+            transformer=spec,
+            transformer_state=state,
+            version=version,
+            reason=f"fitted on {fitted_on} values{when}",
+            action=ChangeAction.FIT,
+        )
+        if fv is None:  # the same state again: nothing new to register
+            return current
+        await self._changed(feature)
+        return fv

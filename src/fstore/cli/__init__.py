@@ -21,6 +21,7 @@ from fstore.cli import (
     groups,
     history,
     processor,
+    spark,
     system,
     users,
     values,
@@ -104,6 +105,7 @@ app.add_typer(versions.app, name="versions")
 app.add_typer(values.app, name="values")
 app.add_typer(processor.app, name="processor")
 app.add_typer(aggregations.app, name="aggregations")
+app.add_typer(spark.app, name="spark")
 # cls=LocalCommand marks the commands that act on the local stores directly (no API route for
 # them, or they are about the local installation): they refuse to run with --url. So does
 # `users create-admin` (in users.py): bootstrapping the first admin needs the stores. The other

@@ -88,15 +88,16 @@ CREATE_STAGE = f"CREATE TEMPORARY TABLE {STAGE} (LIKE {{s}}.fstore_history) ON C
 TRUNCATE_STAGE = f"TRUNCATE {STAGE}"
 
 
-def insert_changed(columns: Sequence[str]) -> str:
+def insert_changed(columns: Sequence[str], stage: str = STAGE) -> str:
     """Insert the staged rows whose identity is new or whose value differs from the stored
-    current one; returns (rows inserted, of which corrections)."""
+    current one; returns (rows inserted, of which corrections). ``stage``: the staging table
+    (a Spark backfill stages into a table of the store's schema)."""
     cols = ", ".join(columns)
     differs = " OR ".join(f"s.{c} IS DISTINCT FROM w.{c}" for c in ("v_int", "v_float", "v_text"))
     return f"""
 WITH cand AS MATERIALIZED (
     SELECT {", ".join(f"s.{c}" for c in columns)}, w.entity_id IS NOT NULL AS corr
-    FROM {STAGE} AS s
+    FROM {stage} AS s
     LEFT JOIN LATERAL (
         SELECT h.entity_id, h.v_int, h.v_float, h.v_text FROM {{h}} AS h
         WHERE h.entity_id = s.entity_id AND h.event_timestamp = s.event_timestamp

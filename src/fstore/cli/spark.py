@@ -1,0 +1,185 @@
+"""``fstore spark``: jobs on Apache Spark (docs/spark.md). Needs ``pip install 'fstore[spark]'``
+and Java 17+; ``FSTORE_SPARK_MASTER`` chooses where they run (default ``local[*]``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from fstore.cli.options import JsonOpt
+from fstore.cli.output import emit, message
+from fstore.cli.runner import LocalCommand, run
+
+if TYPE_CHECKING:
+    from fstore.store import FeatureStore
+
+app = typer.Typer(no_args_is_help=True, help="Backfills, fits and training sets computed on Apache Spark.")
+
+
+def _spark(store: FeatureStore) -> Any:
+    from fstore.spark.session import spark_session
+
+    return spark_session(store.settings)
+
+
+@app.command("backfill", cls=LocalCommand)
+def backfill(
+    feature: Annotated[str, typer.Argument(help="The feature to backfill.")],
+    source: Annotated[
+        str,
+        typer.Option(
+            "--source",
+            help="A .parquet file or directory, a .csv file (header row), or a JDBC URL "
+            "(jdbc:postgresql://… or postgresql://…) with --table.",
+        ),
+    ],
+    table: Annotated[
+        str | None, typer.Option(help="The table (or SELECT query) of a JDBC source.", show_default=False)
+    ] = None,
+    entity_column: Annotated[
+        str | None,
+        typer.Option(help="The entity id column [default: the entity's join key].", show_default=False),
+    ] = None,
+    timestamp_column: Annotated[str, typer.Option(help="The event time column.")] = "event_timestamp",
+    value_column: Annotated[
+        str | None, typer.Option(help="The value column [default: the feature's name].", show_default=False)
+    ] = None,
+    stage: Annotated[
+        str,
+        typer.Option(help="How rows reach PostgreSQL's staging table: jdbc, or copy (binary COPY)."),
+    ] = "jdbc",
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate, transform and store a large source's values of a feature, offline and online;
+    a re-run changes nothing."""
+
+    async def go(store: FeatureStore) -> dict[str, Any]:
+        from fstore.spark.backfill import backfill as run_backfill
+
+        result = await run_backfill(
+            store,
+            _spark(store),
+            feature,
+            source,
+            entity_column=entity_column,
+            timestamp_column=timestamp_column,
+            value_column=value_column,
+            table=table,
+            stage_with=stage,
+        )
+        return result.as_dict()
+
+    r = run(go)
+    online = f"{r['online']:,} sent online" if r["online_ok"] else "online write failed (left for repair)"
+    emit(
+        r,
+        as_json,
+        lambda: message(
+            f"{feature}: {r['received']:,} rows read, {r['stored']:,} stored, {r['unchanged']:,} unchanged, "
+            f"{r['duplicates']:,} duplicates; {online} ({r['seconds']:.1f} s)"
+        ),
+    )
+
+
+@app.command("fit", cls=LocalCommand)
+def fit(
+    feature: Annotated[str, typer.Argument(help="The feature whose transformer to fit.")],
+    as_of: Annotated[
+        str | None, typer.Option(help="Fit on values up to this time (ISO-8601).", show_default=False)
+    ] = None,
+    transformer: Annotated[
+        str | None,
+        typer.Option(help="Fit this transformer kind instead of the current one.", show_default=False),
+    ] = None,
+    version: Annotated[str | None, typer.Option(help="An explicit new version.", show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit the feature's transformer over its whole offline history in Spark and register the
+    state as a new version (as `fstore fit` does in-process)."""
+
+    async def go(store: FeatureStore) -> dict[str, Any]:
+        from fstore.spark.fit import spark_fit
+
+        fv = await spark_fit(
+            store, _spark(store), feature, as_of=as_of, transformer=transformer, version=version
+        )
+        return fv.model_dump(mode="json")
+
+    fv = run(go)
+    emit(
+        fv,
+        as_json,
+        lambda: message(f"{feature}: version {fv['version']} ({fv.get('reason') or 'unchanged'})"),
+    )
+
+
+@app.command("stats", cls=LocalCommand)
+def stats(
+    feature: Annotated[str, typer.Argument(help="The feature.")],
+    end: Annotated[
+        str | None, typer.Option(help="Only values up to this time (ISO-8601).", show_default=False)
+    ] = None,
+    exact_quantiles: Annotated[
+        bool, typer.Option(help="Exact interpolated quantiles (holds the distinct values in memory).")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Statistics of the feature's whole offline history, computed in Spark."""
+
+    async def go(store: FeatureStore) -> dict[str, Any]:
+        from fstore.spark.statistics import spark_statistics
+        from fstore.values import to_datetime
+
+        result = await spark_statistics(
+            store,
+            _spark(store),
+            feature,
+            end=to_datetime(end) if end is not None else None,
+            exact_quantiles=exact_quantiles,
+        )
+        return result.model_dump(mode="json")
+
+    s = run(go)
+    emit(s, as_json, lambda: message("\n".join(f"{k}: {v}" for k, v in s.items())))
+
+
+@app.command("training-set", cls=LocalCommand)
+def training_set(
+    entity_rows: Annotated[
+        str,
+        typer.Argument(
+            help="Entity rows: a .parquet file or directory, a .csv file, or a JDBC URL with --table."
+        ),
+    ],
+    feature: Annotated[list[str], typer.Option("--feature", "-f", help="A feature to join (repeatable).")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Output Parquet directory (replaced).")],
+    table: Annotated[
+        str | None, typer.Option(help="The table (or SELECT query) of a JDBC source.", show_default=False)
+    ] = None,
+    timestamp_column: Annotated[str, typer.Option(help="The entity rows' time column.")] = "event_timestamp",
+    raw: Annotated[bool, typer.Option("--raw", help="Untransformed values.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """A point-in-time-correct training set computed in Spark, written as Parquet."""
+
+    async def go(store: FeatureStore) -> dict[str, Any]:
+        import time
+
+        from fstore.spark.training import read_rows, spark_training_set, write_training_set
+
+        started = time.perf_counter()
+        spark = _spark(store)
+        frame = await spark_training_set(
+            store,
+            spark,
+            read_rows(spark, store, entity_rows, table),
+            feature,
+            timestamp_column=timestamp_column,
+            transformed=not raw,
+        )
+        rows = write_training_set(frame, output)
+        return {"rows": rows, "output": output, "seconds": round(time.perf_counter() - started, 3)}
+
+    r = run(go)
+    emit(r, as_json, lambda: message(f"{r['rows']:,} rows written to {r['output']} ({r['seconds']:.1f} s)"))
