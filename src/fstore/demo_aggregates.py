@@ -122,17 +122,9 @@ async def backfill(store: FeatureStore, transactions: pd.DataFrame) -> int:
 
 
 async def reset(store: FeatureStore) -> None:
-    """Remove the features, the group and their window state (a re-registered definition would
-    otherwise resume the old windows)."""
-    from fstore.streaming.aggregations import open_window_state
-
+    """Remove the features (their window state goes with them) and the group."""
     for name in reversed(NAMES):
         with suppress(NotFoundError):
             await store.delete_feature(name, force=True)
     with suppress(NotFoundError):
         await store.delete_group(GROUP.name)
-    state = open_window_state(store)
-    try:
-        await state.forget_features(NAMES)
-    finally:
-        await state.close()

@@ -148,8 +148,21 @@ class RegistryMethods:
         feature = await self.registry.delete_feature(name, force=force)
         await self.offline.delete_feature(feature.id)
         await self.guard.delete_feature(feature.entity, feature.id)  # never fails the call
+        if feature.aggregation is not None:
+            await self._forget_windows(feature.name)
         self.catalog.invalidate()
         await self._changed(*[await self.registry.get_feature(d) for d in dependents])
+
+    async def _forget_windows(self, name: str) -> None:
+        """A deleted aggregation's window state goes with it: a feature registered again under
+        its name starts afresh instead of resuming the old windows."""
+        from fstore.streaming.aggregations import open_window_state
+
+        state = open_window_state(self)  # type: ignore[arg-type]
+        try:
+            await state.forget_features([name])
+        finally:
+            await state.close()
 
     # -- groups -------------------------------------------------------------------------------
 

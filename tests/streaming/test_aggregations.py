@@ -73,6 +73,18 @@ async def test_online_serves_the_current_window(store: FeatureStore, tmp_path: P
         assert int(served.event_timestamp.timestamp() * 1000) == latest["end"]
 
 
+async def test_a_deleted_aggregation_s_windows_go_with_it(store: FeatureStore) -> None:
+    await store.create_feature(definition("txn_count", "count", "tumbling"))
+    first = await AggregationHandler.open(store)  # the store's own window state
+    await first.handle(records(make_events(n=200)))
+    await store.delete_feature("txn_count")
+    await store.create_feature(definition("txn_count", "count", "tumbling"))
+    later = make_events(n=200, seed=3)  # the same windows, other events
+    again = await AggregationHandler.open(store)
+    await again.handle(records(later, first_offset=1_000))
+    assert_same(await stored(store, "txn_count"), expected(later, "count", "tumbling"))
+
+
 @pytest.mark.parametrize("snapshot_rows", [50_000, 40])
 async def test_state_survives_a_restart(
     store: FeatureStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, snapshot_rows: int
