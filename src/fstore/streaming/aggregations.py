@@ -22,7 +22,6 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from fstore.backends.offline.postgres_connection import Database
 from fstore.errors import ValidationError
 from fstore.models import Feature
 from fstore.store import FeatureStore
@@ -47,7 +46,7 @@ def open_window_state(store: FeatureStore, path: Path | str | None = None) -> Wi
     when it has one (processors on any host), else (or when ``path`` is given) a SQLite file,
     ``<home>/aggregations.sqlite`` by default (one host)."""
     database = getattr(store.offline, "database", None)
-    if path is None and isinstance(database, Database):
+    if path is None and database is not None:  # only the PostgreSQL offline store has one
         return PostgresWindowState(database)
     return SqliteWindowState(path or Path(store.settings.home) / STATE_FILE)
 
