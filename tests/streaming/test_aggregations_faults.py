@@ -107,7 +107,9 @@ def test_a_killed_aggregating_processor_counts_every_event_once(
             for s in range(0, len(rows), CHUNK)
         ]
     )
-    proc = start_processor(settings, home, "--batch-size", "40", "--metrics-port", str(port))
+    proc = start_processor(
+        settings, home, "--batch-size", "40", "--max-batch-size", "40", "--metrics-port", str(port)
+    )
     try:
         wait_until(lambda: len(health(port).get("assigned", [])) == 3, 60, "the processor's partitions")
         feeder.start()  # a stream of ~3 s: the kill lands in its middle
@@ -117,7 +119,7 @@ def test_a_killed_aggregating_processor_counts_every_event_once(
         proc.kill()  # SIGKILL: possibly between the aggregates' write and the commit of offsets
         proc.wait(10)
         assert not _matches(settings, want), "killed before the stream ended"
-        proc = start_processor(settings, home, "--batch-size", "40")
+        proc = start_processor(settings, home, "--batch-size", "40", "--max-batch-size", "40")
         feeder.join(60)
         wait_until(lambda: _matches(settings, want), 90, "the aggregates of every event")
         proc.terminate()

@@ -85,7 +85,9 @@ def test_a_processor_killed_mid_stream_and_restarted_stores_every_event_once(
             for s in range(0, total, 1000)
         ]
     )
-    proc = start_processor(settings, home, "--batch-size", "300", "--metrics-port", str(port))
+    proc = start_processor(
+        settings, home, "--batch-size", "300", "--max-batch-size", "300", "--metrics-port", str(port)
+    )
     try:
         feeder.start()
         wait_until(
@@ -95,7 +97,7 @@ def test_a_processor_killed_mid_stream_and_restarted_stores_every_event_once(
         proc.wait(10)
         killed_at = _stored(settings)
         assert 0 < killed_at < total, killed_at
-        proc = start_processor(settings, home, "--batch-size", "300")
+        proc = start_processor(settings, home, "--batch-size", "300", "--max-batch-size", "300")
         feeder.join(30)
         wait_until(lambda: _stored(settings) == total, 60, f"{total} stored values")
         _stop(proc)
