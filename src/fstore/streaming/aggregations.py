@@ -148,7 +148,8 @@ class AggregationEngine:
         await self._store(again)
 
     async def _store(self, results: Sequence[tuple[str, Emitted]]) -> None:
-        """One write for every feature of the batch (one atomic offline write)."""
+        """One write for every feature of the batch (one atomic offline write, the online one
+        alongside it: a failed batch is repeated, see ``store_values_of_features``)."""
         batches = {
             feature: pa.table(
                 {
@@ -161,7 +162,7 @@ class AggregationEngine:
             if out.entities
         }
         if batches:
-            await self.store.store_values_of_features(batches)
+            await self.store.store_values_of_features(batches, online_alongside=True)
 
 
 class AggregationHandler:
