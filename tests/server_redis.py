@@ -307,7 +307,8 @@ def redis_url() -> Iterator[str]:
     if given:
         parts = urlsplit(given)
         if not ping(parts.port or 6379, parts.hostname or REDIS_HOST):
-            _unavailable(f"no Redis server answers at {ENV_URL}={given}")
+            where = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()  # no password
+            _unavailable(f"no Redis server answers at {ENV_URL}={where}")
         yield given
         return
     server = RedisServer()
