@@ -29,7 +29,7 @@ from fstore import FeatureStore
 from fstore.config import Settings
 from fstore.models import Entity
 from fstore.streaming.processor import ProcessorOptions, run_processor
-from server_postgres import SERVER, create_database, drop_database
+from server_postgres import create_database, drop_database, postgres_db_url
 from server_redis import delete_prefix, free_port
 
 FEATURES = (
@@ -92,7 +92,10 @@ def test_a_killed_aggregating_processor_counts_every_event_once(
     dbname, tag = create_database(), f"t{uuid4().hex[:10]}:"
     home = tmp_path / "fs"
     settings = kafka_settings(
-        kafka_bootstrap, home=home, offline_url=f"{SERVER}/{dbname}", online_url=f"{redis_url}?prefix={tag}"
+        kafka_bootstrap,
+        home=home,
+        offline_url=postgres_db_url(dbname),
+        online_url=f"{redis_url}?prefix={tag}",
     )
     topic = f"{settings.kafka_topic_prefix}transactions"
     _create_topic(kafka_bootstrap, topic)
@@ -145,7 +148,7 @@ async def test_a_postgres_outage_pauses_the_aggregations_and_loses_nothing(
     stop = asyncio.Event()
     try:
         settings = kafka_settings(
-            kafka_bootstrap, home=tmp_path / "fs", offline_url=f"{SERVER}/{dbname}?pool_timeout=1"
+            kafka_bootstrap, home=tmp_path / "fs", offline_url=f"{postgres_db_url(dbname)}?pool_timeout=1"
         )
         topic = f"{settings.kafka_topic_prefix}transactions"
         _create_topic(kafka_bootstrap, topic)

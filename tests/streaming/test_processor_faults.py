@@ -28,7 +28,7 @@ from fstore.config import Settings
 from fstore.models import Entity, Feature
 from fstore.streaming.kafka import topics
 from fstore.streaming.processor import ProcessorOptions, run_processor
-from server_postgres import SERVER, create_database, drop_database
+from server_postgres import create_database, drop_database, postgres_db_url
 from server_redis import free_port
 
 
@@ -141,7 +141,7 @@ async def test_an_offline_store_outage_pauses_consumption_and_loses_nothing(
     stop = asyncio.Event()
     try:
         settings = kafka_settings(
-            kafka_bootstrap, home=tmp_path / "fs", offline_url=f"{SERVER}/{dbname}?pool_timeout=1"
+            kafka_bootstrap, home=tmp_path / "fs", offline_url=f"{postgres_db_url(dbname)}?pool_timeout=1"
         )
         create_topics(kafka_bootstrap, topics(settings))
         await asyncio.to_thread(_setup, settings)
