@@ -33,7 +33,8 @@ class SyncFeatureStore:
     ``FeatureStore`` underneath."""
 
     store: FeatureStore
-    def __init__(self, store: FeatureStore) -> None: ...
+    def __init__(self, store: FeatureStore) -> None:
+        ...
     @property
     def settings(self) -> Settings:
         """The store's settings (``FeatureStore.settings``)."""
@@ -42,8 +43,10 @@ class SyncFeatureStore:
         not fatal: serving falls back to the offline store until it answers."""
     def close(self) -> None:
         """Close the stores' connections and this twin's event loop."""
-    def __enter__(self) -> Self: ...
-    def __exit__(self, *exc: object) -> None: ...
+    def __enter__(self) -> Self:
+        ...
+    def __exit__(self, *exc: object) -> None:
+        ...
     def add_to_group(self, group: str, feature: str) -> FeatureGroup:
         """Add a feature to a group; returns the group."""
     def create_entity(self, entity: Entity | Mapping[str, Any]) -> Entity:
