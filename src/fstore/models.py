@@ -93,6 +93,8 @@ class Entity(_Model):
 class TransformerSpec(_Model):
     """Which transformer a feature uses and with which parameters (not its fitted state)."""
 
+    repr_fields = ("kind", "params")
+
     kind: TransformerKind
     params: dict[str, Any] = Field(default_factory=dict)
 

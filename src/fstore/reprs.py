@@ -46,7 +46,7 @@ def short_fields(model: Any, fields: Sequence[str]) -> Iterator[tuple[str, Any]]
     lists cut to their first items."""
     for name in fields:
         value = getattr(model, name)
-        if value is None or value == [] or value == "":
+        if value is None or (isinstance(value, (str, list, dict)) and not value):
             continue
         if isinstance(value, Enum):
             value = value.value
