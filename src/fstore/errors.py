@@ -23,6 +23,7 @@ class FStoreError(Exception):
         self.details = {k: v for k, v in details.items() if v is not None}
 
     def to_dict(self) -> dict[str, Any]:
+        """The error as the API's problem body: its class, title, message and details."""
         return {"error": type(self).__name__, "title": self.title, "detail": self.message, **self.details}
 
 

@@ -11,12 +11,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import fstore
 from fstore import FeatureStore, SyncFeatureStore, _sync_stub
-from fstore.client import AsyncClient, Client
 from fstore.client.http import operation
 from fstore.errors import ValidationError
 from fstore.models import Entity, Feature, FeatureGroup, FeatureVersion, TransformerSpec
-from fstore.serving import FeatureVector
 from fstore.sync import twin_methods
 
 TS = pd.Timestamp("2025-01-01", tz="UTC")
@@ -60,20 +59,10 @@ def test_the_stub_declares_what_the_twin_has() -> None:
         assert f"    def {name}(self" in stub
 
 
-@pytest.mark.parametrize(
-    "cls",
-    [
-        FeatureStore,
-        SyncFeatureStore,
-        Client,
-        AsyncClient,
-        FeatureVector,
-        Entity,
-        Feature,
-        FeatureGroup,
-        FeatureVersion,
-    ],
-)
+PUBLIC_CLASSES = [getattr(fstore, n) for n in fstore.__all__ if inspect.isclass(getattr(fstore, n))]
+
+
+@pytest.mark.parametrize("cls", PUBLIC_CLASSES, ids=lambda c: c.__name__)
 def test_every_public_method_has_a_docstring(cls: type) -> None:
     own = {n for k in cls.__mro__ if k.__module__.startswith("fstore") for n in vars(k)}
     missing = [n for n, m in public_methods(cls).items() if n in own and not inspect.getdoc(m)]
