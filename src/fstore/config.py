@@ -139,16 +139,21 @@ class Settings(BaseSettings):
     )
 
     def resolved_metadata_url(self) -> str:
+        """``metadata_url``, or the embedded SQLite file under ``home``."""
         return self.metadata_url or f"sqlite:///{self.home / 'metadata.db'}"
 
     def resolved_online_url(self) -> str:
+        """``online_url``, or the embedded SQLite file under ``home``."""
         return self.online_url or f"sqlite:///{self.home / 'online.db'}"
 
     def resolved_rate_limit_url(self) -> str:
+        """Where the API's rate limits are counted: ``rate_limit_url``, else the Redis online
+        store, else memory."""
         if self.rate_limit_url:
             return self.rate_limit_url
         online = self.online_url or ""
         return online if online.startswith(("redis://", "rediss://")) else "memory://"
 
     def resolved_offline_url(self) -> str:
+        """``offline_url``, or the embedded DuckDB directory under ``home``."""
         return self.offline_url or f"duckdb:///{self.home / 'offline'}"

@@ -6,6 +6,7 @@ returns, so the mapping lives in one place.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -22,6 +23,7 @@ class FStoreError(Exception):
         self.details = {k: v for k, v in details.items() if v is not None}
 
     def to_dict(self) -> dict[str, Any]:
+        """The error as the API's problem body: its class, title, message and details."""
         return {"error": type(self).__name__, "title": self.title, "detail": self.message, **self.details}
 
 
@@ -185,7 +187,7 @@ class InternalError(FStoreError):
     title = "Internal error"
 
 
-def invalid_input(errors: list[dict[str, Any]]) -> ValidationError:
+def invalid_input(errors: Sequence[Mapping[str, Any]]) -> ValidationError:
     """A ValidationError from pydantic's error list (a model given as a dict that does not fit):
     the first problem in the message, all of them in ``errors``."""
     listed = [
@@ -197,7 +199,7 @@ def invalid_input(errors: list[dict[str, Any]]) -> ValidationError:
         for e in errors
     ]
     first = listed[0] if listed else {"loc": [], "msg": "invalid input"}
-    msg = first["msg"].removeprefix("Value error, ")
+    msg = str(first["msg"]).removeprefix("Value error, ")
     where = ".".join(first["loc"])
     if listed and not any(e["loc"] for e in listed):  # only rules across fields failed
         return DefinitionError(msg, errors=listed)

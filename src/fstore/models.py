@@ -7,15 +7,17 @@ aliases of `entity` and `group`).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import pydantic
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from fstore.enums import BumpKind, ChangeAction, FeatureType, TransformerKind, ValueType
 from fstore.errors import invalid_input
+from fstore.reprs import short_fields
 from fstore.streaming.spec import AggregationSpec
 
 M = TypeVar("M", bound=BaseModel)
@@ -52,10 +54,19 @@ CATEGORICAL_TRANSFORMERS = {TransformerKind.LABEL_ENCODER, TransformerKind.ONEHO
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
+    # The fields ``repr`` shows (all when empty): one short line in a notebook.
+    repr_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        if not self.repr_fields:
+            return super().__repr_args__()
+        return short_fields(self, self.repr_fields)
 
 
 class Entity(_Model):
     """What features describe (a customer, a transaction); `join_key` names its id column."""
+
+    repr_fields = ("name", "join_key", "value_type")
 
     name: str
     join_key: str = ""
@@ -82,11 +93,17 @@ class Entity(_Model):
 class TransformerSpec(_Model):
     """Which transformer a feature uses and with which parameters (not its fitted state)."""
 
+    repr_fields = ("kind", "params")
+
     kind: TransformerKind
     params: dict[str, Any] = Field(default_factory=dict)
 
 
 class Feature(_Model):
+    """A registered feature: its name, the entity it describes, its type and the rules its
+    values follow (``nullable``, ``ttl_seconds``), with its current version."""
+
+    repr_fields = ("name", "entity", "type", "dtype", "group", "current_version")
     name: str
     id: str = ""
     description: str = ""
@@ -150,10 +167,14 @@ class Feature(_Model):
         type(self).model_validate(self.model_dump())
 
     def to_dict(self) -> dict[str, Any]:
+        """The feature as plain JSON types (the specification's ``to_dict()``)."""
         return self.model_dump(mode="json")
 
 
 class FeatureGroup(_Model):
+    """A named set of features of one entity (a Feast feature view, a Hopsworks feature group)."""
+
+    repr_fields = ("name", "entity", "features")
     name: str
     id: str = ""
     description: str = ""
@@ -187,19 +208,24 @@ class FeatureGroup(_Model):
         return self
 
     def add_feature(self, feature_id: str) -> None:
+        """Add a feature's name to this (unsaved) group; ``FeatureStore.add_to_group`` saves."""
         check_name(feature_id, "feature name")
         if feature_id not in self.features:
             self.features = [*self.features, feature_id]
 
     def remove_feature(self, feature_id: str) -> None:
+        """Take a feature's name out of this (unsaved) group."""
         self.features = [f for f in self.features if f != feature_id]
 
     def get_features(self) -> list[str]:
+        """The names of the group's features."""
         return list(self.features)
 
 
 class FeatureVersion(_Model):
     """One immutable version of a feature: its definition, transformer config and fitted state."""
+
+    repr_fields = ("feature_id", "version", "transformer", "bump", "reason")
 
     feature_id: str
     version: str
@@ -215,6 +241,7 @@ class FeatureVersion(_Model):
 
     @property
     def id(self) -> str:
+        """``feature@version``."""
         return f"{self.feature_id}@{self.version}"
 
     @property

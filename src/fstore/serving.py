@@ -19,7 +19,9 @@ from fstore.backends.offline.base import OfflineStore
 from fstore.backends.online.base import OnlineRecord
 from fstore.catalog import ResolvedFeature
 from fstore.columns import expiry_cutoff, online_write, transform_arrow
+from fstore.frames import polars
 from fstore.models import ValueStatus
+from fstore.reprs import vector_table
 from fstore.resilience import OnlineGuard
 
 # Names are identifiers ([A-Za-z_][A-Za-z0-9_]*), so this key never clashes with a column.
@@ -138,12 +140,14 @@ class FeatureVector:
     statuses: dict[str, list[ValueStatus]] = field(default_factory=dict)
 
     def status(self, name: str) -> list[ValueStatus]:
+        """The status of each cell of column ``name`` (``present`` when not in ``statuses``)."""
         if name not in self.values:
             raise KeyError(name)
         found = self.statuses.get(name)
         return list(found) if found is not None else [PRESENT] * len(self.entity_ids)
 
     def to_dict(self) -> dict[str, list[Any]]:
+        """The join key's column, then one column per feature."""
         return {self.join_key: list(self.entity_ids), **self.values}
 
     def to_json(self) -> dict[str, Any]:
@@ -163,6 +167,7 @@ class FeatureVector:
         return cls(join_key, data[join_key], {n: data[n] for n in names}, statuses)
 
     def rows(self) -> list[dict[str, Any]]:
+        """One dict per entity: its id under the join key, then each feature's value."""
         names = list(self.values)
         return [
             {self.join_key: eid, **{n: self.values[n][i] for n in names}}
@@ -170,9 +175,18 @@ class FeatureVector:
         ]
 
     def to_arrow(self) -> pa.Table:
+        """The vector as an Arrow table (the join key column first)."""
         return pa.table(self.to_dict())
 
     def to_pandas(self) -> Any:
+        """The vector as a pandas DataFrame (the join key column first)."""
         import pandas as pd
 
         return pd.DataFrame(self.to_dict())
+
+    def to_polars(self) -> Any:
+        """The vector as a Polars DataFrame (``pip install 'fstore[polars]'``)."""
+        return polars().from_dict(self.to_dict())
+
+    def __repr__(self) -> str:
+        return vector_table(self.to_dict(), self.statuses, len(self.entity_ids))

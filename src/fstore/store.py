@@ -15,12 +15,12 @@ import logging
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fstore.arguments import feature_names
 from fstore.backends import create_metadata_store, create_offline_store, create_online_store, mask_url
 from fstore.backends.offline.base import WriteCount
 from fstore.backends.online.base import OnlineWrite
@@ -28,6 +28,7 @@ from fstore.catalog import Catalog, ResolvedFeature
 from fstore.columns import expiry_cutoff, history_table, now_us, online_write, transform_arrow
 from fstore.config import Settings
 from fstore.errors import FStoreError, NotFittedError, ValidationError
+from fstore.frames import Output, check_output, kind_of
 from fstore.instrumentation import timed
 from fstore.models import (
     Feature,
@@ -52,11 +53,13 @@ from fstore.values import (
     coerce_values,
     entity_key_of,
     entity_keys,
-    feature_names,
     table_of,
     to_datetime,
 )
 from fstore.write_result import IngestResult, StoreResult
+
+if TYPE_CHECKING:
+    from fstore.sync import SyncFeatureStore
 
 log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -124,6 +127,7 @@ class FeatureStore(RegistryMethods):
         return self
 
     async def close(self) -> None:
+        """Close the stores' connections (the store opens again on its next call)."""
         if self._opened:
             self._opened = False
             await self.events.close()
@@ -138,7 +142,9 @@ class FeatureStore(RegistryMethods):
         await self.close()
 
     @classmethod
-    def sync(cls, settings: Settings | None = None, **overrides: Any) -> Any:
+    def sync(cls, settings: Settings | None = None, **overrides: Any) -> SyncFeatureStore:
+        """The blocking twin (``SyncFeatureStore``) of a store made with these arguments: the
+        same methods, returning results instead of coroutines; for scripts and notebooks."""
         from fstore.sync import SyncFeatureStore
 
         return SyncFeatureStore(cls(settings, **overrides))
@@ -242,6 +248,7 @@ class FeatureStore(RegistryMethods):
     async def store_feature_value(
         self, feature_id: str, entity_id: str | int, value: Any, event_timestamp: datetime | str | None = None
     ) -> StoreResult:
+        """Store one value of a feature for an entity (at ``event_timestamp``, default now)."""
         row = {"entity_id": entity_id, "value": value, "event_timestamp": event_timestamp}
         return await self.store_feature_values(feature_id, [row])
 
@@ -254,14 +261,15 @@ class FeatureStore(RegistryMethods):
         entity_column: str | None = None,
         validate_only: bool = False,
     ) -> IngestResult:
-        """Store a wide table: an entity id column, a timestamp column and one column per
-        feature. Every column is validated and transformed before anything is stored, and
-        the offline write of the whole call is atomic; ``validate_only`` stops after the
-        validation (a dry run). Returns the values received per feature (a dict) with
-        ``stored``/``unchanged``/``duplicates`` per feature (see ``fstore.write_result``)."""
+        """Store a wide table (a pandas or Polars DataFrame or an Arrow table): an entity id
+        column, a timestamp column and one column per feature. Every column is validated and
+        transformed before anything is stored, and the offline write of the whole call is
+        atomic; ``validate_only`` stops after the validation (a dry run). Returns the values
+        received per feature (a dict) with ``stored``/``unchanged``/``duplicates`` per feature
+        (see ``fstore.write_result``)."""
         await self._ready()
-        if not isinstance(data, (pd.DataFrame, pa.Table)):
-            raise ValidationError("ingest takes a pandas DataFrame or an Arrow table")
+        if kind_of(data) is None:
+            raise ValidationError("ingest takes a pandas or Polars DataFrame or an Arrow table")
         data = table_of(data)
         if features is not None:
             features = feature_names(features)
@@ -388,9 +396,9 @@ class FeatureStore(RegistryMethods):
             ):
                 # no TTL and nothing unfitted: a column without a None holds only present cells
                 if transformed:
-                    column = [None if row[j] is None else served(r, row[j]) for row in rows]
+                    column = [None if (cell := row[j]) is None else served(r, cell) for row in rows]
                 else:
-                    column = [None if row[j] is None else row[j][1] for row in rows]
+                    column = [None if (cell := row[j]) is None else cell[1] for row in rows]
                 if None not in column:
                     columns[r.name] = column
                     continue
@@ -400,8 +408,7 @@ class FeatureStore(RegistryMethods):
             columns[r.name], status = served_column(r, cells, transformed, at)
             if status is not None:
                 statuses[r.name] = status
-        given = [entities] if isinstance(entities, (str, int)) else list(entities)
-        return FeatureVector(entity.join_key, given, columns, statuses)
+        return FeatureVector(entity.join_key, list(entities), columns, statuses)
 
     async def get_feature_history(
         self,
@@ -434,11 +441,20 @@ class FeatureStore(RegistryMethods):
         *,
         timestamp_column: str = "event_timestamp",
         transformed: bool = True,
+        output: Output | None = None,
     ) -> Any:
-        """A point-in-time-correct training set (pandas in → pandas out; Arrow → Arrow)."""
+        """A point-in-time-correct training set: each entity row (an entity id column and a
+        timestamp column) gets, per feature, the newest value at or before its timestamp.
+
+        ``entity_rows`` is a pandas or Polars DataFrame, an Arrow table or a list of dicts; the
+        result is the same kind of table (a list gives Arrow), or the kind ``output`` names
+        (``"pandas"``, ``"polars"``, ``"arrow"``). ``transformed=False`` gives raw values."""
         await self._ready()
+        check_output(output)
         resolved = await self.catalog.resolve(feature_names(features))
-        return await historical_features(self.offline, entity_rows, resolved, timestamp_column, transformed)
+        return await historical_features(
+            self.offline, entity_rows, resolved, timestamp_column, transformed, output
+        )
 
     async def materialize(
         self,
@@ -450,7 +466,9 @@ class FeatureStore(RegistryMethods):
         newer online are kept); returns how many values each feature sent."""
         await self._ready()
         names = (
-            list(features) if features is not None else [f.name for f in await self.registry.list_features()]
+            feature_names(features)
+            if features is not None
+            else [f.name for f in await self.registry.list_features()]
         )
         lo = to_datetime(start) if start is not None else None
         hi = to_datetime(end) if end is not None else None
@@ -497,6 +515,8 @@ class FeatureStore(RegistryMethods):
     async def statistics(
         self, feature_id: str, *, start: datetime | str | None = None, end: datetime | str | None = None
     ) -> FeatureStatistics:
+        """Statistics of a feature's stored values (count, nulls, mean, quantiles, top
+        categories, ...), optionally of those with an event time in [start, end]."""
         await self._ready()
         (resolved,) = await self.catalog.resolve([feature_id])
         stats = await self.offline.statistics(

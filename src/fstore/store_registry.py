@@ -46,18 +46,22 @@ class RegistryMethods:
     # -- entities -----------------------------------------------------------------------------
 
     async def create_entity(self, entity: Entity | Mapping[str, Any]) -> Entity:
+        """Register an entity (what features describe); refused if the name exists."""
         await self._ready()
         return await self.registry.create_entity(parse(Entity, entity))
 
     async def get_entity(self, name: str) -> Entity:
+        """The entity named ``name``; ``NotFoundError`` if there is none."""
         await self._ready()
         return await self.registry.get_entity(name)
 
     async def list_entities(self) -> list[Entity]:
+        """Every registered entity."""
         await self._ready()
         return await self.registry.list_entities()
 
     async def delete_entity(self, name: str) -> None:
+        """Delete an entity (refused while features describe it)."""
         await self._ready()
         await self.registry.delete_entity(name)
 
@@ -96,10 +100,13 @@ class RegistryMethods:
         return fv
 
     async def get_feature(self, name: str) -> Feature:
+        """The feature named ``name`` (its current definition); ``NotFoundError`` if none."""
         await self._ready()
         return await self.registry.get_feature(name)
 
     async def list_features(self, **filters: Any) -> list[Feature]:
+        """The registered features; keyword filters narrow them (``entity``, ``group``,
+        ``tag``, ``type``, ``name_contains``, ``owner``)."""
         await self._ready()
         return await self.registry.list_features(**filters)
 
@@ -117,12 +124,14 @@ class RegistryMethods:
         version: str | None = None,
         reason: str = "",
         new_version: bool = False,
-    ) -> Any:
+    ) -> Feature | FeatureVersion:
         """Change a feature; returns the new ``FeatureVersion`` when ``new_version`` else the feature.
 
         ``transformer="keep"`` keeps the current one; ``None`` removes it.
         """
         await self._ready()
+        spec: TransformerSpec | str | None
+        state: dict[str, Any] | str | None
         if transformer == "keep":
             spec, state = "keep", "keep"
         else:
@@ -167,74 +176,90 @@ class RegistryMethods:
     # -- groups -------------------------------------------------------------------------------
 
     async def create_group(self, group: FeatureGroup | Mapping[str, Any]) -> FeatureGroup:
+        """Register a feature group (a named set of features of one entity)."""
         await self._ready()
         created = await self.registry.create_group(parse(FeatureGroup, group))
         self.catalog.invalidate()
         return created
 
     async def get_group(self, name: str) -> FeatureGroup:
+        """The feature group named ``name``; ``NotFoundError`` if there is none."""
         await self._ready()
         return await self.registry.get_group(name)
 
     async def list_groups(self) -> list[FeatureGroup]:
+        """Every feature group."""
         await self._ready()
         return await self.registry.list_groups()
 
     async def update_group(self, name: str, changes: Mapping[str, Any]) -> FeatureGroup:
+        """Change a group's fields (``description``, ``tags``, ``features``, ...); returns it."""
         await self._ready()
         return await self.registry.update_group(name, changes_of(changes))
 
     async def delete_group(self, name: str) -> None:
+        """Delete a group (its features stay registered)."""
         await self._ready()
         await self.registry.delete_group(name)
 
     async def add_to_group(self, group: str, feature: str) -> FeatureGroup:
+        """Add a feature to a group; returns the group."""
         await self._ready()
         result = await self.registry.add_to_group(group, feature)
         self.catalog.invalidate()
         return result
 
     async def remove_from_group(self, group: str, feature: str) -> FeatureGroup:
+        """Take a feature out of a group (the feature stays registered); returns the group."""
         await self._ready()
         result = await self.registry.remove_from_group(group, feature)
         self.catalog.invalidate()
         return result
 
     async def get_group_features(self, name: str) -> list[Feature]:
+        """The features of a group (their current definitions), in the group's order."""
         group = await self.get_group(name)
         return [await self.registry.get_feature(f) for f in group.features]
 
     # -- versions, lineage, history -------------------------------------------------------------
 
     async def list_versions(self, name: str) -> list[FeatureVersion]:
+        """Every version of a feature, oldest first."""
         await self._ready()
         return await self.registry.list_versions(name)
 
     async def get_version(self, name: str, version: str | None = None) -> FeatureVersion:
+        """One version of a feature (the current one when ``version`` is None)."""
         await self._ready()
         return await self.registry.get_version(name, version)
 
     async def diff_versions(self, name: str, a: str, b: str) -> dict[str, Any]:
+        """What changed between two versions of a feature, field by field."""
         await self._ready()
         return await self.registry.diff_versions(name, a, b)
 
     async def rollback(self, name: str, version: str) -> Feature:
+        """Make an earlier version current again (recorded as a new change); returns the feature."""
         await self._ready()
         feature = await self.registry.rollback(name, version)
         await self._changed(feature)
         return feature
 
     async def dependencies(self, name: str, *, transitive: bool = False) -> list[str]:
+        """The features ``name`` depends on (with ``transitive``, theirs too)."""
         await self._ready()
         return await self.registry.dependencies(name, transitive=transitive)
 
     async def dependents(self, name: str, *, transitive: bool = False) -> list[str]:
+        """The features that depend on ``name`` (with ``transitive``, theirs too)."""
         await self._ready()
         return await self.registry.dependents(name, transitive=transitive)
 
     async def history(
         self, object_type: str | None = None, object_id: str | None = None, limit: int | None = None
     ) -> list[ChangeRecord]:
+        """The change log (newest first), optionally of one object type (``feature``, ``group``,
+        ``entity``) and id, at most ``limit`` records."""
         await self._ready()
         return await self.registry.history(object_type, object_id, limit)
 

@@ -6,28 +6,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 
 from fstore.backends.offline.base import OfflineStore, PitRequest
 from fstore.catalog import ResolvedFeature
 from fstore.columns import transform_arrow
 from fstore.errors import ValidationError
+from fstore.frames import Output, check_output, kind_of, to_output
 from fstore.values import coerce_timestamps, table_of
 
 
-def to_arrow(entity_rows: Any) -> tuple[pa.Table, bool]:
-    """The entity rows as an Arrow table, and whether the caller gave pandas."""
-    if isinstance(entity_rows, pd.DataFrame):
-        return table_of(entity_rows), True  # typed errors for duplicated or mixed columns
-    if isinstance(entity_rows, pa.Table):
-        return table_of(entity_rows), False
+def to_arrow(entity_rows: Any) -> tuple[pa.Table, Output]:
+    """The entity rows as an Arrow table, and the kind of table the caller gave (a list of
+    dicts counts as Arrow)."""
+    kind = kind_of(entity_rows)
+    if kind is not None:
+        return table_of(entity_rows), kind  # typed errors for duplicated or mixed columns
     if isinstance(entity_rows, list):
         try:
-            return pa.Table.from_pylist(entity_rows), False
+            return pa.Table.from_pylist(entity_rows), "arrow"
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise ValidationError(f"entity rows are not a table: {exc}") from None
-    raise ValidationError("entity rows must be a pandas DataFrame, an Arrow table or a list of dicts")
+    raise ValidationError(
+        "entity rows must be a pandas or Polars DataFrame, an Arrow table or a list of dicts"
+    )
 
 
 async def historical_features(
@@ -36,8 +38,11 @@ async def historical_features(
     features: Sequence[ResolvedFeature],
     timestamp_column: str = "event_timestamp",
     transformed: bool = True,
+    output: Output | None = None,
 ) -> Any:
-    table, as_pandas = to_arrow(entity_rows)
+    """The training set, as the kind of table given (or ``output``)."""
+    output = check_output(output)
+    table, kind = to_arrow(entity_rows)
     names = set(table.column_names)
     if timestamp_column not in names:
         raise ValidationError(f"the entity rows have no timestamp column {timestamp_column!r}")
@@ -63,4 +68,4 @@ async def historical_features(
             index = result.column_names.index(resolved.name)
             column = transform_arrow(resolved, result.column(resolved.name))
             result = result.set_column(index, resolved.name, column)
-    return result.to_pandas() if as_pandas else result
+    return to_output(result, output or kind)

@@ -18,7 +18,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fstore.arguments import listed
 from fstore.errors import InvalidValueError, TypeMismatchError, ValidationError
+from fstore.frames import is_polars
 from fstore.models import Feature, FeatureValue, ValueType
 
 TS_TYPE = pa.timestamp("us", tz="UTC")
@@ -83,31 +85,11 @@ def entity_key_of(entity_id: Any, row: int | None = None) -> str:
 
 
 def entity_keys(entities: Any) -> list[str]:
-    """The entity ids of a read: one id (a string or an int) or a list of them; a string is
-    one id, never split into characters."""
-    if isinstance(entities, (str, int, np.integer)) and not isinstance(entities, bool):
-        entities = [entities]
-    if not isinstance(entities, Iterable) or isinstance(entities, (bytes, Mapping)):
-        raise ValidationError(f"entity ids are a list of strings or integers, got {entities!r}")
-    ids = list(entities)
+    """The entity ids of a read: a list of strings or integers (a lone id is refused)."""
+    ids = listed(entities, "entity ids")
     if set(map(type, ids)) <= {str} and "" not in ids and "\x00" not in "".join(ids):
         return ids  # the serving hot path: plain strings, checked in C
     return [entity_key_of(e, i) for i, e in enumerate(ids)]
-
-
-def feature_names(features: Any) -> list[str]:
-    """The features of a read: a name or a non-empty list of names (a string is one name)."""
-    if isinstance(features, str):
-        features = [features]
-    if not isinstance(features, Iterable) or isinstance(features, (bytes, Mapping)):
-        raise ValidationError(f"features are a list of feature names, got {features!r}")
-    names = list(features)
-    if not names:
-        raise ValidationError("name at least one feature")
-    bad = [n for n in names if not isinstance(n, str)]
-    if bad:
-        raise ValidationError(f"feature names are strings, got {bad[0]!r}")
-    return names
 
 
 def _where(row: int | None, entity_id: Any = None) -> str:
@@ -405,12 +387,12 @@ def coerce_values(
 ) -> Values:
     """Validate a batch of one feature's values.
 
-    ``batch`` is a pandas DataFrame or Arrow table (columns ``entity_id`` or the entity's join
-    key, ``value`` or the feature name, ``event_timestamp``), or an iterable of
+    ``batch`` is a pandas or Polars DataFrame or an Arrow table (columns ``entity_id`` or the
+    entity's join key, ``value`` or the feature name, ``event_timestamp``), or an iterable of
     ``FeatureValue`` objects or dicts with the same keys. A missing timestamp means now.
     """
     now_us = to_micros(now or datetime.now(UTC))
-    if isinstance(batch, pd.DataFrame):
+    if isinstance(batch, pd.DataFrame) or is_polars(batch):
         batch = table_of(batch)
     if isinstance(batch, pa.Table):
         batch = table_of(batch)
@@ -430,10 +412,12 @@ def coerce_values(
     return _coerce_rows(feature, list(batch), now_us)
 
 
-def table_of(data: pd.DataFrame | pa.Table) -> pa.Table:
-    """A DataFrame as an Arrow table, with typed errors: duplicated column names, and object
-    columns that mix kinds (strings and numbers, booleans and numbers) or hold integers
-    beyond 64 bits name the column and the first offending row."""
+def table_of(data: Any) -> pa.Table:
+    """A DataFrame (pandas or Polars) as an Arrow table, with typed errors: duplicated column
+    names, and object columns that mix kinds (strings and numbers, booleans and numbers) or
+    hold integers beyond 64 bits name the column and the first offending row."""
+    if is_polars(data):
+        return data.to_arrow()  # typed columns with unique names: nothing to check
     names = [str(c) for c in data.columns] if isinstance(data, pd.DataFrame) else data.column_names
     dup = next((n for i, n in enumerate(names) if n in names[:i]), None)
     if dup is not None:

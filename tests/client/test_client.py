@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pyarrow as pa
 import pytest
 
 from fstore import Client, FeatureValue, SyncFeatureStore, TransformerSpec
+from fstore.errors import ValidationError
 from fstore.models import Feature, FeatureVersion
 
 ENTITY_ROWS = [
@@ -92,6 +94,19 @@ def test_training_sets_equal_the_local_sdk(
     assert rows.equals(local.get_historical_features(ENTITY_ROWS, features, transformed=transformed))
     amounts = rows.column("amount").to_pylist()
     assert amounts[3] is None and (amounts[0] == 10.0 if not transformed else amounts[0] < 0)
+
+
+def test_polars_in_and_out_like_the_local_sdk(client: Client, local: SyncFeatureStore) -> None:
+    features = ["amount", "segment"]
+    frame = pl.from_pandas(
+        pd.DataFrame(ENTITY_ROWS).assign(event_timestamp=lambda d: pd.to_datetime(d.event_timestamp))
+    )
+    got = client.get_historical_features(frame, features)
+    assert isinstance(got, pl.DataFrame) and got.equals(local.get_historical_features(frame, features))
+    as_pandas = client.get_historical_features(frame, features, output="pandas")
+    pd.testing.assert_frame_equal(as_pandas, local.get_historical_features(frame, features, output="pandas"))
+    with pytest.raises(ValidationError, match="entity ids are a list"):
+        client.get_feature_vector(features, "c1")  # type: ignore[arg-type]
 
 
 def test_registry_writes_round_trip(client: Client) -> None:

@@ -106,13 +106,6 @@ async def test_nanosecond_timestamps_are_floored_to_the_microsecond(fs: FeatureS
     assert got["c"] == pd.Timestamp("2025-01-01T00:00:00.123456Z")
 
 
-async def test_a_string_is_one_entity_id_never_its_characters(fs: FeatureStore) -> None:
-    await fs.store_feature_value("f", "c1", 1.5)
-    vector = await fs.get_feature_vector(["f"], "c1")
-    assert vector.entity_ids == ["c1"] and vector.values == {"f": [1.5]}
-    assert (await fs.get_feature_vector("f", ["c1"])).values == {"f": [1.5]}
-
-
 @pytest.mark.parametrize("features", [[], ()])
 async def test_an_empty_feature_list_is_refused(fs: FeatureStore, features: list[str]) -> None:
     with pytest.raises(ValidationError, match="at least one feature"):

@@ -35,15 +35,18 @@ class AdminOperations(Exchange):
 
     @operation
     def create_user(self, name: str, password: str, role: Role | str) -> Steps[User]:
+        """Add a user with a password and a role (admins only)."""
         body = {"name": name, "password": password, "role": role}
         return User.model_validate((yield from self._json("POST", path("users"), json=body)))
 
     @operation
     def list_users(self) -> Steps[list[User]]:
+        """Every user (admins only)."""
         return [User.model_validate(u) for u in (yield from self._json("GET", path("users")))]
 
     @operation
     def get_user(self, name: str) -> Steps[User]:
+        """The user named ``name`` (admins only)."""
         return User.model_validate((yield from self._json("GET", path("users", name))))
 
     @operation
@@ -62,6 +65,7 @@ class AdminOperations(Exchange):
 
     @operation
     def delete_user(self, name: str) -> Steps[None]:
+        """Remove a user (admins only)."""
         yield from self._json("DELETE", path("users", name))
 
     # -- API keys -------------------------------------------------------------------------------
@@ -79,10 +83,12 @@ class AdminOperations(Exchange):
 
     @operation
     def list_api_keys(self) -> Steps[list[ApiKey]]:
+        """The API keys' records, never the keys themselves (admins only)."""
         return [ApiKey.model_validate(k) for k in (yield from self._json("GET", path("api-keys")))]
 
     @operation
     def revoke_api_key(self, key_id: str) -> Steps[None]:
+        """Revoke an API key by its id (admins only): requests with it fail from now on."""
         yield from self._json("DELETE", path("api-keys", key_id))
 
     # -- the audit log --------------------------------------------------------------------------

@@ -73,6 +73,7 @@ class AsyncClient(RegistryOperations, DataOperations, AdminOperations):
         return self
 
     async def close(self) -> None:
+        """Close the connection pool."""
         await self._http.aclose()
 
     async def __aenter__(self) -> Self:

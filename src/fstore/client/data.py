@@ -11,8 +11,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from fstore.arguments import feature_names, listed
 from fstore.client.http import Call, Exchange, Steps, error_for, operation, path
 from fstore.errors import AuthenticationError, NotFoundError, ValidationError
+from fstore.frames import Output, check_output, is_polars, kind_of, to_output
 from fstore.models import FeatureStatistics, FeatureValue
 from fstore.write_result import StoreResult
 
@@ -33,16 +35,16 @@ def _store_result(body: Mapping[str, Any]) -> StoreResult:
 def value_rows(batch: Any, join_key: str | None, feature: str) -> list[dict[str, Any]]:
     """A batch of one feature's values as the API's rows ``{entity_id, value, event_timestamp}``.
 
-    Tables (pandas or Arrow) name the id column ``entity_id`` or the entity's join key and the
+    Tables (pandas, Polars or Arrow) name the id column ``entity_id`` or the entity's join key and the
     value column ``value`` or the feature's name; rows are ``FeatureValue``s or mappings.
     The server validates the values."""
     import pandas as pd
     import pyarrow as pa
 
-    from fstore.values import _rows_to_columns  # the SDK's reading of rows, with its errors
+    from fstore.values import _rows_to_columns, table_of  # the SDK's reading of rows and tables
 
-    if isinstance(batch, pd.DataFrame):
-        batch = pa.Table.from_pandas(batch, preserve_index=False)
+    if isinstance(batch, pd.DataFrame) or is_polars(batch):
+        batch = table_of(batch)
     if isinstance(batch, pa.Table):
         names = batch.column_names
         id_col = next((c for c in ("entity_id", join_key) if c and c in names), None)
@@ -82,7 +84,7 @@ class DataOperations(Exchange):
         the number of values sent, an int with ``stored``, ``unchanged`` and ``duplicates``
         (see ``fstore.write_result``)."""
         join_key = None
-        if _is_table(batch) and "entity_id" not in _column_names(batch):
+        if kind_of(batch) is not None and "entity_id" not in _column_names(batch):
             feature = yield from self._json("GET", path("features", feature_id))
             entity = yield from self._json("GET", path("entities", feature["entity"]))
             join_key = entity["join_key"]
@@ -96,6 +98,7 @@ class DataOperations(Exchange):
     def store_feature_value(
         self, feature_id: str, entity_id: str | int, value: Any, event_timestamp: datetime | str | None = None
     ) -> Steps[StoreResult]:
+        """Store one value of a feature for an entity (at ``event_timestamp``, default now)."""
         body = {"entity_id": entity_id, "value": value, "event_timestamp": event_timestamp}
         stored = yield from self._json("POST", path("features", feature_id, "values"), json=body)
         return _store_result(stored)
@@ -120,7 +123,11 @@ class DataOperations(Exchange):
         """Latest values of many features (all of one entity) for many entity ids."""
         from fstore.serving import FeatureVector
 
-        body = {"features": list(features), "entities": list(entities), "transformed": transformed}
+        body = {
+            "features": feature_names(features),
+            "entities": listed(entities, "entity ids"),
+            "transformed": transformed,
+        }
         data: dict[str, Any] = yield from self._json("POST", path("online", "features"), json=body)
         return FeatureVector.from_json(data)
 
@@ -156,17 +163,21 @@ class DataOperations(Exchange):
         *,
         timestamp_column: str = "event_timestamp",
         transformed: bool = True,
+        output: Output | None = None,
     ) -> Steps[Any]:
-        """A point-in-time-correct training set (pandas in → pandas out; Arrow or a list of
-        rows → Arrow). Tables travel as Parquet (exact types), lists of rows as JSON."""
+        """A point-in-time-correct training set: the same kind of table as ``entity_rows``
+        (pandas, Polars or Arrow; a list of rows gives Arrow), or the kind ``output`` names.
+        Tables travel as Parquet (exact types), lists of rows as JSON."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        if not features:
-            raise ValidationError("name at least one feature")
-        as_pandas = _is_table(entity_rows) and not isinstance(entity_rows, pa.Table)
-        if _is_table(entity_rows):
-            table = pa.Table.from_pandas(entity_rows, preserve_index=False) if as_pandas else entity_rows
+        from fstore.values import table_of
+
+        features = feature_names(features)
+        check_output(output)
+        kind = kind_of(entity_rows)
+        if kind is not None:
+            table = table_of(entity_rows)
             form = {
                 "features": list(features),
                 "timestamp_column": timestamp_column,
@@ -186,9 +197,10 @@ class DataOperations(Exchange):
             }
             response = yield from self._exchange(Call("POST", path("training-sets"), json=body))
         else:
-            raise ValidationError("entity rows must be a pandas DataFrame, an Arrow table or a list of dicts")
-        result = pq.read_table(pa.BufferReader(response.content))
-        return result.to_pandas() if as_pandas else result
+            raise ValidationError(
+                "entity rows must be a pandas or Polars DataFrame, an Arrow table or a list of dicts"
+            )
+        return to_output(pq.read_table(pa.BufferReader(response.content)), output or kind or "arrow")
 
     # -- transformers and statistics ------------------------------------------------------------
 
@@ -208,6 +220,7 @@ class DataOperations(Exchange):
     def statistics(
         self, feature_id: str, *, start: datetime | str | None = None, end: datetime | str | None = None
     ) -> Steps[FeatureStatistics]:
+        """Statistics of a feature's stored values, optionally of those in [start, end]."""
         params = {"start": start, "end": end}
         data = yield from self._json("GET", path("features", feature_id, "statistics"), params=params)
         return FeatureStatistics.model_validate(data)
@@ -221,7 +234,7 @@ class DataOperations(Exchange):
     ) -> Steps[dict[str, int]]:
         """Copy each entity's latest offline value in [start, end] online, on the server;
         returns how many values each feature sent."""
-        body = {"start": start, "end": end, "features": None if features is None else list(features)}
+        body = {"start": start, "end": end, "features": None if features is None else feature_names(features)}
         data = yield from self._json(
             "POST", path("materialize"), json={k: v for k, v in body.items() if v is not None}
         )
@@ -259,12 +272,6 @@ class DataOperations(Exchange):
         """Who the credentials belong to: ``{"name", "role", "kind"}``."""
         data: dict[str, Any] = yield from self._json("GET", path("auth", "me"))
         return data
-
-
-def _is_table(value: Any) -> bool:
-    """A pandas DataFrame or an Arrow table (without importing pandas to ask)."""
-    module = type(value).__module__
-    return type(value).__name__ in ("DataFrame", "Table") and module.startswith(("pandas", "pyarrow"))
 
 
 def _column_names(table: Any) -> list[str]:

@@ -47,19 +47,23 @@ class RegistryOperations(Exchange):
 
     @operation
     def create_entity(self, entity: Entity | Mapping[str, Any]) -> Steps[Entity]:
+        """Register an entity on the server; returns it as stored."""
         body = Entity.model_validate(entity).model_dump(mode="json", include=_ENTITY_IN)
         return Entity.model_validate((yield from self._json("POST", path("entities"), json=body)))
 
     @operation
     def get_entity(self, name: str) -> Steps[Entity]:
+        """The entity named ``name`` (``NotFoundError`` when the server has none)."""
         return Entity.model_validate((yield from self._json("GET", path("entities", name))))
 
     @operation
     def list_entities(self) -> Steps[list[Entity]]:
+        """The server's entities."""
         return [Entity.model_validate(e) for e in (yield from self._json("GET", path("entities")))]
 
     @operation
     def delete_entity(self, name: str) -> Steps[None]:
+        """Delete an entity on the server (refused while features describe it)."""
         yield from self._json("DELETE", path("entities", name))
 
     # -- features -------------------------------------------------------------------------------
@@ -80,6 +84,7 @@ class RegistryOperations(Exchange):
 
     @operation
     def get_feature(self, name: str) -> Steps[Feature]:
+        """The feature named ``name``, as the server holds it now."""
         return Feature.model_validate((yield from self._json("GET", path("features", name))))
 
     @operation
@@ -137,33 +142,40 @@ class RegistryOperations(Exchange):
 
     @operation
     def create_group(self, group: FeatureGroup | Mapping[str, Any]) -> Steps[FeatureGroup]:
+        """Register a feature group on the server; returns it as stored."""
         body = FeatureGroup.model_validate(group).model_dump(mode="json", include=_GROUP_IN)
         return FeatureGroup.model_validate((yield from self._json("POST", path("groups"), json=body)))
 
     @operation
     def get_group(self, name: str) -> Steps[FeatureGroup]:
+        """The group named ``name`` (``NotFoundError`` when the server has none)."""
         return FeatureGroup.model_validate((yield from self._json("GET", path("groups", name))))
 
     @operation
     def list_groups(self) -> Steps[list[FeatureGroup]]:
+        """The server's feature groups."""
         return [FeatureGroup.model_validate(g) for g in (yield from self._json("GET", path("groups")))]
 
     @operation
     def update_group(self, name: str, changes: Mapping[str, Any]) -> Steps[FeatureGroup]:
+        """Change fields of a group on the server; returns the group."""
         body = dict(changes)
         return FeatureGroup.model_validate((yield from self._json("PATCH", path("groups", name), json=body)))
 
     @operation
     def delete_group(self, name: str) -> Steps[None]:
+        """Delete a group on the server (its features stay)."""
         yield from self._json("DELETE", path("groups", name))
 
     @operation
     def add_to_group(self, group: str, feature: str) -> Steps[FeatureGroup]:
+        """Add a feature to a group on the server; returns the group."""
         data = yield from self._json("POST", path("groups", group, "features", feature))
         return FeatureGroup.model_validate(data)
 
     @operation
     def remove_from_group(self, group: str, feature: str) -> Steps[FeatureGroup]:
+        """Take a feature out of a group on the server; returns the group."""
         data = yield from self._json("DELETE", path("groups", group, "features", feature))
         return FeatureGroup.model_validate(data)
 
@@ -180,6 +192,7 @@ class RegistryOperations(Exchange):
 
     @operation
     def list_versions(self, name: str) -> Steps[list[FeatureVersion]]:
+        """A feature's versions, in version order."""
         data = yield from self._json("GET", path("features", name, "versions"))
         return [FeatureVersion.model_validate(v) for v in data]
 
@@ -194,6 +207,7 @@ class RegistryOperations(Exchange):
 
     @operation
     def diff_versions(self, name: str, a: str, b: str) -> Steps[dict[str, Any]]:
+        """The fields that differ between versions ``a`` and ``b`` of a feature."""
         params = {"from": a, "to": b}
         result: dict[str, Any] = yield from self._json(
             "GET", path("features", name, "versions", "diff"), params=params
@@ -202,6 +216,7 @@ class RegistryOperations(Exchange):
 
     @operation
     def rollback(self, name: str, version: str) -> Steps[Feature]:
+        """Make version ``version`` of a feature current again; returns the feature."""
         body = {"version": version}
         data = yield from self._json("POST", path("features", name, "versions", "rollback"), json=body)
         return Feature.model_validate(data)
@@ -226,6 +241,7 @@ class RegistryOperations(Exchange):
 
     @operation
     def dependencies(self, name: str, *, transitive: bool = False) -> Steps[list[str]]:
+        """What a feature depends on (``transitive``: all the way down)."""
         data = yield from self._json(
             "GET", path("features", name, "dependencies"), params={"transitive": transitive}
         )
@@ -233,6 +249,7 @@ class RegistryOperations(Exchange):
 
     @operation
     def dependents(self, name: str, *, transitive: bool = False) -> Steps[list[str]]:
+        """What depends on a feature (``transitive``: all the way up)."""
         data = yield from self._json(
             "GET", path("features", name, "dependents"), params={"transitive": transitive}
         )
@@ -242,6 +259,7 @@ class RegistryOperations(Exchange):
     def history(
         self, object_type: str | None = None, object_id: str | None = None, limit: int | None = None
     ) -> Steps[list[ChangeRecord]]:
+        """The server's change records, newest first (optionally of one object, at most ``limit``)."""
         params = {"object_type": object_type, "object_id": object_id, "limit": limit}
         return [
             ChangeRecord.model_validate(r)

@@ -61,6 +61,7 @@ class Client(RegistryOperations, DataOperations, AdminOperations):
         return call
 
     def close(self) -> None:
+        """Close the connection pool."""
         self._http.close()
 
     def __enter__(self) -> Self:

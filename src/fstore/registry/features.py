@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fstore.backends.metadata.base import Delete, Kind, MetadataStore, Put, Write
@@ -88,7 +88,7 @@ class FeatureOps:
 
     async def register_feature(
         self,
-        feature: Feature | dict[str, Any],
+        feature: Feature | Mapping[str, Any],
         transformer: TransformerLike | None = None,
         *,
         version: str | None = None,

@@ -75,6 +75,7 @@ class Transformer(ABC):
 
     @property
     def fitted(self) -> bool:
+        """Whether the transformer holds a fitted state (``fit`` or a loaded state)."""
         return self._fitted
 
     def get_state(self) -> dict[str, Any]:
@@ -145,6 +146,7 @@ class Transformer(ABC):
         return self
 
     def fit_transform(self, values: Any) -> np.ndarray:
+        """``fit(values)`` then ``transform(values)``."""
         return self.fit(values).transform(values)
 
     def _not_fitted(self) -> NotFittedError:
@@ -181,16 +183,20 @@ class Transformer(ABC):
         """Validate and load a fitted state (``_fitted`` is set by the caller)."""
 
     @abstractmethod
-    def transform(self, values: Any) -> np.ndarray: ...
+    def transform(self, values: Any) -> np.ndarray:
+        """Transform a 1-D array-like with the fitted state."""
 
     @abstractmethod
-    def transform_one(self, value: Any) -> float | int | list[float] | None: ...
+    def transform_one(self, value: Any) -> float | int | list[float] | None:
+        """Transform one value (the serving path: no array is built)."""
 
     @abstractmethod
-    def inverse_transform(self, values: Any) -> np.ndarray: ...
+    def inverse_transform(self, values: Any) -> np.ndarray:
+        """The raw values that ``transform`` maps to ``values``."""
 
     @abstractmethod
-    def inverse_transform_one(self, value: Any) -> Any: ...
+    def inverse_transform_one(self, value: Any) -> Any:
+        """The raw value that ``transform_one`` maps to ``value``."""
 
     # -- comparison and display ------------------------------------------------------------
 

@@ -65,26 +65,32 @@ class FeatureTransformer:
 
     @property
     def config(self) -> dict[str, Any]:
+        """The method and its parameters, as given to the constructor."""
         return {"method": self.method, **self.transformer.params}
 
     @property
     def fitted(self) -> bool:
+        """Whether the underlying transformer is fitted."""
         return self.transformer.fitted
 
     async def fit(self, data: Any) -> Self:
+        """Learn the state from ``data`` (nulls are ignored); returns ``self``."""
         self.transformer.fit(data)
         return self
 
     async def transform(self, data: Any) -> Any:
+        """Transform one value, or an array-like of values, with the fitted state."""
         if _is_scalar(data):
             return self.transformer.transform_one(data)
         return self.transformer.transform(data)
 
     async def fit_transform(self, data: Any) -> Any:
+        """``fit(data)`` then ``transform(data)``."""
         await self.fit(data)
         return await self.transform(data)
 
     async def inverse_transform(self, data: Any) -> Any:
+        """The raw value(s) that ``transform`` maps to ``data``."""
         if _is_scalar(data):
             return self.transformer.inverse_transform_one(data)
         return self.transformer.inverse_transform(data)
