@@ -150,9 +150,13 @@ class SyncFeatureStore:
         """Store already validated values of many features (resolved through ``catalog``) as
         one write: one atomic offline write, then the online copy. The Feature Processor's
         entry point; returns the offline counts by feature id."""
-    def store_values_of_features(self, batches: dict[str, Any]) -> dict[str, StoreResult]:
+    def store_values_of_features(self, batches: dict[str, Any], *, online_alongside: bool = False) -> dict[str, StoreResult]:
         """``store_feature_values`` for several features (feature → batch) in one call: one
-        atomic offline write, and one online write per entity for all of them."""
+        atomic offline write, and one online write per entity for all of them.
+        ``online_alongside``: write online while the offline write runs, not after it — for a
+        writer that repeats a failed call until it succeeds (the aggregation processor): when
+        the offline write fails, online may hold the call's values until the repeat stores them
+        offline too (the repair ledger cannot undo them: it restores newer values, not older)."""
     def transform(self, name: str, values: Any, version: str | None = None) -> Any:
         """Transform raw values with the feature's current (or given) fitted transformer."""
     def update_feature(self, name: str, changes: Mapping[str, Any] | None = None, *, transformer: TransformerLike | str | None = 'keep', version: str | None = None, reason: str = '', new_version: bool = False) -> Feature | FeatureVersion:
