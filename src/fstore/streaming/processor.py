@@ -90,6 +90,17 @@ def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
     ]
 
 
+def send_dead_letters(producer: Producer, topic: str, refused: Sequence[DeadLetter]) -> None:
+    """Send the refused records to the dead-letter ``topic`` with the reason in headers, and
+    wait until the broker has them (``StoreUnavailableError`` when it does not take them)."""
+    for letter in refused:
+        r = letter.record
+        log.info("dead letter %s[%d]@%d: %s", r.topic, r.partition, r.offset, letter.reason)
+        producer.produce(topic, r.value, r.key, headers=dead_letter_headers(letter))
+    if producer.flush(30) > 0:
+        raise StoreUnavailableError("the dead-letter topic cannot be written", store="kafka")
+
+
 def batch_extent(records: Sequence[Record]) -> str:
     """The partitions and offset ranges of ``records``: ``topic[p]@first-last, …``."""
     spans: dict[TP, tuple[int, int]] = {}
@@ -248,14 +259,7 @@ class Processor:
 
     def _dead_letter(self, refused: list[DeadLetter]) -> None:
         assert self._producer is not None
-        for letter in refused:
-            r = letter.record
-            log.info("dead letter %s[%d]@%d: %s", r.topic, r.partition, r.offset, letter.reason)
-            self._producer.produce(
-                self.dead_letter_topic, r.value, r.key, headers=dead_letter_headers(letter)
-            )
-        if self._producer.flush(30) > 0:
-            raise StoreUnavailableError("the dead-letter topic cannot be written", store="kafka")
+        send_dead_letters(self._producer, self.dead_letter_topic, refused)
 
     def _commit(self, records: list[Record]) -> None:
         assert self._consumer is not None
