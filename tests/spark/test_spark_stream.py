@@ -172,3 +172,29 @@ async def test_the_stream_job_stores_what_the_processor_stores(
 def _values(table: pa.Table) -> list[tuple]:
     rows = table.select(["entity_id", "event_timestamp", "value"]).to_pylist()
     return sorted(tuple(r.values()) for r in rows)
+
+
+def test_stream_command_refuses_what_it_cannot_run(spark: object, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from fstore.cli import app
+
+    home = str(tmp_path / "fs")
+    result = CliRunner().invoke(
+        app, ["--home", home, "spark", "stream"], env={"FSTORE_KAFKA_BOOTSTRAP_SERVERS": ""}
+    )
+    assert result.exit_code == 6 and "FSTORE_KAFKA_BOOTSTRAP_SERVERS" in result.output
+
+    # a checkpoint started with another bucket count: the aggregation state would be misread
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    (checkpoint / "fstore-stream.json").write_bytes(orjson.dumps({"buckets": 4}))
+    result = CliRunner().invoke(
+        app,
+        ["--home", home, "spark", "stream", "--checkpoint", str(checkpoint), "--buckets", "8"],
+        env={"FSTORE_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9"},
+    )
+    assert result.exit_code == 6 and "4 buckets, not 8" in result.output
+
+    result = CliRunner().invoke(app, ["--home", home, "spark", "stream", "--source", "jar"])
+    assert result.exit_code == 2 and "unknown source" in result.output
