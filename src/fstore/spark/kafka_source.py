@@ -27,7 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
-from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadLimit, ReadMaxRows
+
+try:  # pyspark >= 4.2: read limits (older versions call latestOffset() without arguments)
+    from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadLimit, ReadMaxRows
+except ImportError:  # pragma: no cover - pyspark 4.0/4.1
+    ReadAllAvailable = ReadLimit = ReadMaxRows = None  # type: ignore[assignment,misc]
 
 # Spark's Python process that plans the source must connect back within 10 s of starting:
 # this module imports only what pyspark has loaded already, and the rest when it is used
@@ -91,6 +95,8 @@ class KafkaStreamReader(DataSourceStreamReader):
         return {t: {} for t in self.topics}
 
     def getDefaultReadLimit(self) -> ReadLimit:
+        if ReadMaxRows is None:
+            return super().getDefaultReadLimit()  # type: ignore[misc]
         return ReadMaxRows(self.max_rows) if self.max_rows > 0 else ReadAllAvailable()
 
     def latestOffset(self, start: dict | None = None, limit: ReadLimit | None = None) -> dict:
@@ -109,8 +115,9 @@ class KafkaStreamReader(DataSourceStreamReader):
             for tp, end in self._probe({tp: max(begins[tp], e - 1) for tp, e in ends.items()}).items():
                 ends[tp] = max(ends[tp], end)
         self._seen.update(ends)
-        if isinstance(limit, ReadMaxRows) and ends:
-            share = max(1, limit.maxRows // len(ends))
+        rows = limit.maxRows if ReadMaxRows is not None and isinstance(limit, ReadMaxRows) else self.max_rows
+        if rows > 0 and ends:
+            share = max(1, rows // len(ends))
             ends = {tp: min(e, begins[tp] + share) for tp, e in ends.items()}
         out: Offsets = {t: dict(start.get(t, {})) for t in self.topics}
         for (topic, p), end in ends.items():

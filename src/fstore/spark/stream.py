@@ -39,11 +39,11 @@ import pandas as pd
 from fstore.errors import ConfigurationError, InternalError
 from fstore.streaming.aggregations import store_emitted
 from fstore.streaming.aggregator import Emitted
+from fstore.streaming.dead_letters import send_dead_letters
 from fstore.streaming.handlers import DeadLetter, Record
 from fstore.streaming.ingest import IngestHandler
 from fstore.streaming.kafka import client_config, topics
 from fstore.streaming.outbox import write_source
-from fstore.streaming.processor import send_dead_letters
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

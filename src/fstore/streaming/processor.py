@@ -37,6 +37,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from fstore.config import Settings
 from fstore.errors import ConfigurationError, InternalError, StoreUnavailableError
+from fstore.streaming.dead_letters import send_dead_letters
 from fstore.streaming.handlers import BatchHandler, DeadLetter, Record
 from fstore.streaming.kafka import client_config, topics
 from fstore.streaming.processor_http import Health, ProcessorMetrics
@@ -77,28 +78,6 @@ def _record(msg: Message) -> Record:
         msg.timestamp()[1],
         tuple(msg.headers() or ()),
     )
-
-
-def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
-    r = letter.record
-    return [
-        *r.headers,
-        ("fstore-reason", letter.reason.encode()),
-        ("fstore-source-topic", r.topic.encode()),
-        ("fstore-source-partition", str(r.partition).encode()),
-        ("fstore-source-offset", str(r.offset).encode()),
-    ]
-
-
-def send_dead_letters(producer: Producer, topic: str, refused: Sequence[DeadLetter]) -> None:
-    """Send the refused records to the dead-letter ``topic`` with the reason in headers, and
-    wait until the broker has them (``StoreUnavailableError`` when it does not take them)."""
-    for letter in refused:
-        r = letter.record
-        log.info("dead letter %s[%d]@%d: %s", r.topic, r.partition, r.offset, letter.reason)
-        producer.produce(topic, r.value, r.key, headers=dead_letter_headers(letter))
-    if producer.flush(30) > 0:
-        raise StoreUnavailableError("the dead-letter topic cannot be written", store="kafka")
 
 
 def batch_extent(records: Sequence[Record]) -> str:
