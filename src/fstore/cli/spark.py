@@ -211,10 +211,8 @@ def stream(
 ) -> None:
     """Run the Feature Processor's work as Spark Structured Streaming queries (ingest topic
     and windowed aggregations) until SIGTERM/SIGINT; a restart resumes from the checkpoint."""
-    from fstore.errors import ValidationError
-
     if source not in ("auto", "kafka", "python"):
-        raise typer.BadParameter(str(ValidationError(f"unknown source {source!r}")), param_hint="--source")
+        raise typer.BadParameter(f"unknown source {source!r}: auto, kafka or python", param_hint="--source")
 
     async def go(store: FeatureStore) -> dict[str, Any]:
         from fstore.spark.stream import StreamOptions, run_stream

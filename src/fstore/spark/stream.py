@@ -36,7 +36,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from fstore.errors import ConfigurationError, InternalError
+from fstore.errors import ConfigurationError, InternalError, ValidationError
 from fstore.streaming.aggregations import store_emitted
 from fstore.streaming.aggregator import Emitted
 from fstore.streaming.dead_letters import send_dead_letters
@@ -282,6 +282,8 @@ async def start_stream(
     from fstore.spark.stream_aggregate import aggregated, definitions
 
     options = options or StreamOptions()
+    if options.buckets < 1 or options.trigger_seconds <= 0:
+        raise ValidationError("a stream job needs at least one bucket and a positive trigger interval")
     root = checkpoint_root(store, options).rstrip("/")
     _check_layout(root, options.buckets)
     ingest_topic = topics(store.settings).ingest
