@@ -8,7 +8,11 @@ from fstore import FeatureStore
 from fstore.models import Entity
 from server_kafka import kafka_bootstrap  # noqa: F401  (session fixture)
 from server_mongo import database_url, drop_database, mongo_server  # noqa: F401  (session fixture)
-from server_postgres import drop_schema, postgres_url  # noqa: F401  (session fixture)
+from server_postgres import (  # noqa: F401  (session fixtures; the cleanup one is autouse)
+    _postgres_throwaway_cleanup,
+    drop_schema,
+    postgres_url,
+)
 from server_redis import delete_prefix, redis_cluster, redis_url  # noqa: F401  (session fixtures)
 
 

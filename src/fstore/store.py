@@ -221,9 +221,15 @@ class FeatureStore(RegistryMethods):
         (result,) = (await self.store_values_of_features({feature_id: batch})).values()
         return result
 
-    async def store_values_of_features(self, batches: dict[str, Any]) -> dict[str, StoreResult]:
+    async def store_values_of_features(
+        self, batches: dict[str, Any], *, online_alongside: bool = False
+    ) -> dict[str, StoreResult]:
         """``store_feature_values`` for several features (feature → batch) in one call: one
-        atomic offline write, and one online write per entity for all of them."""
+        atomic offline write, and one online write per entity for all of them.
+        ``online_alongside``: write online while the offline write runs, not after it — for a
+        writer that repeats a failed call until it succeeds (the aggregation processor): when
+        the offline write fails, online may hold the call's values until the repeat stores them
+        offline too (the repair ledger cannot undo them: it restores newer values, not older)."""
         await self._ready()
         names = list(batches)
         resolved = await self.catalog.resolve(names)
@@ -231,7 +237,7 @@ class FeatureStore(RegistryMethods):
             (r, coerce_values(r.feature, batches[n], entity_column=r.entity.join_key))
             for n, r in zip(names, resolved, strict=True)
         ]
-        return _results(values, await self._write(values))
+        return _results(values, await self._write(values, online_alongside))
 
     async def store_feature_value(
         self, feature_id: str, entity_id: str | int, value: Any, event_timestamp: datetime | str | None = None
@@ -288,7 +294,9 @@ class FeatureStore(RegistryMethods):
             return IngestResult.of({r.name: len(v) for r, v in batches}, {}, {}, {})
         return IngestResult.of_results(_results(batches, await self._write(batches)))
 
-    async def _write(self, batches: Sequence[tuple[ResolvedFeature, Values]]) -> dict[str, WriteCount]:
+    async def _write(
+        self, batches: Sequence[tuple[ResolvedFeature, Values]], online_alongside: bool = False
+    ) -> dict[str, WriteCount]:
         """Transform every batch first, then write them to the offline history as one atomic
         unit (per identity: unchanged values are not rewritten, see ``OfflineStore.write``),
         then update the online copy with one write per entity (the online store merges all
@@ -315,8 +323,16 @@ class FeatureStore(RegistryMethods):
         pending, outbox = await self.events.alongside(
             self.guard.begin(oldest_event_times(batches)), batches, ingested_us
         )
-        counts = await self.offline.write(tables)
-        await self.guard.publish(online, pending)
+        if online_alongside:
+            online_write_task = asyncio.ensure_future(self.guard.write_online(online))
+            try:
+                counts = await self.offline.write(tables)
+            finally:
+                failed = await online_write_task  # never raises
+            await self.guard.settle(failed, pending)
+        else:
+            counts = await self.offline.write(tables)
+            await self.guard.publish(online, pending)
         self.events.written(outbox, counts, tables)
         self.metrics.count_ingested(sum(len(values) for _, values in batches))
         return counts

@@ -201,3 +201,42 @@ async def test_serving_looks_at_the_ledger_at_most_every_retry_interval(tmp_path
             await store.get_feature_value("amount", "c1")
         assert ops.histogram("offline", "online_repairs").count == looked  # none within 30 s
         assert ops.histogram("offline", "add_online_repairs").count == 1  # the one write call
+
+
+async def test_an_online_write_alongside_a_failed_offline_write_is_settled_by_the_repeat(
+    tmp_path: Path,
+) -> None:
+    """``online_alongside`` (the aggregation processor's writes): online is written while the
+    offline write runs. When that fails, online is ahead of the history until the call is
+    repeated — which its writer does (the processor retries a batch until it is stored, and a
+    replay recomputes the same values); the repeat stores it and settles the ledger."""
+    from fstore.errors import StoreUnavailableError
+
+    async with FeatureStore(home=tmp_path / "home", online_retry_seconds=0) as store:
+        await store.create_entity(Entity(name="customer", join_key="customer_id"))
+        await store.create_feature(Feature(name="amount", entity="customer"))
+        one = {"amount": [{"entity_id": "c1", "value": 1.0, "event_timestamp": at(1)}]}
+        await store.store_values_of_features(one, online_alongside=True)
+        assert await store.offline.online_repairs() == []  # a finished call leaves nothing
+        online = lambda: store.online.read("customer", ["c1"], ["amount"])  # noqa: E731
+        assert (await online())[0][0][1] == 1.0
+
+        write = store.offline.write
+
+        async def failing(tables: Any) -> Any:
+            await asyncio.sleep(0.2)  # the online write goes first
+            raise StoreUnavailableError("offline store down", store="test")
+
+        store.offline.write = failing  # type: ignore[method-assign]
+        two = {"amount": [{"entity_id": "c1", "value": 2.0, "event_timestamp": at(2)}]}
+        with pytest.raises(StoreUnavailableError):
+            await store.store_values_of_features(two, online_alongside=True)
+        store.offline.write = write  # type: ignore[method-assign]
+        assert (await online())[0][0][1] == 2.0  # ahead of the history
+        assert (await store.get_feature_history("amount", "c1")).column("value").to_pylist() == [1.0]
+        assert len(await store.offline.online_repairs()) == 1  # the failed call's entry stays
+
+        result = await store.store_values_of_features(two, online_alongside=True)  # the repeat
+        assert result["amount"].stored == 1
+        assert (await store.get_feature_history("amount", "c1")).column("value").to_pylist() == [1.0, 2.0]
+        assert (await online())[0][0][1] == 2.0

@@ -22,7 +22,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from fstore.config import Settings
 from fstore.streaming.events import Topics
-from server_postgres import SERVER
+from server_postgres import server_url
 
 # Tansu joins a group after about half the session timeout: keep it short in tests
 GROUP_CONFIG = {"session.timeout.ms": "3000", "heartbeat.interval.ms": "1000"}
@@ -139,7 +139,7 @@ def metric(port: int, name: str) -> float:
 
 def allow_connections(dbname: str, allow: bool) -> None:
     """Take a PostgreSQL database down (its sessions ended, new ones refused) or back up."""
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+    with psycopg.connect(f"{server_url()}/postgres", autocommit=True) as conn:
         conn.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS {str(allow).lower()}')
         if not allow:
             conn.execute(

@@ -230,7 +230,7 @@ async def test_a_store_outage_stores_and_commits_nothing_and_the_retry_is_exact(
     await handler.handle(batches[0])
     positions = await handler.engine.state.positions()
 
-    async def down(*_: object) -> None:
+    async def down(*_: object, **__: object) -> None:
         raise StoreUnavailableError("offline store down")
 
     with monkeypatch.context() as patch:

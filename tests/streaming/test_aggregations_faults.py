@@ -29,7 +29,7 @@ from fstore import FeatureStore
 from fstore.config import Settings
 from fstore.models import Entity
 from fstore.streaming.processor import ProcessorOptions, run_processor
-from server_postgres import SERVER, create_database, drop_database
+from server_postgres import create_database, drop_database, postgres_db_url
 from server_redis import delete_prefix, free_port
 
 FEATURES = (
@@ -92,7 +92,10 @@ def test_a_killed_aggregating_processor_counts_every_event_once(
     dbname, tag = create_database(), f"t{uuid4().hex[:10]}:"
     home = tmp_path / "fs"
     settings = kafka_settings(
-        kafka_bootstrap, home=home, offline_url=f"{SERVER}/{dbname}", online_url=f"{redis_url}?prefix={tag}"
+        kafka_bootstrap,
+        home=home,
+        offline_url=postgres_db_url(dbname),
+        online_url=f"{redis_url}?prefix={tag}",
     )
     topic = f"{settings.kafka_topic_prefix}transactions"
     _create_topic(kafka_bootstrap, topic)
@@ -107,7 +110,9 @@ def test_a_killed_aggregating_processor_counts_every_event_once(
             for s in range(0, len(rows), CHUNK)
         ]
     )
-    proc = start_processor(settings, home, "--batch-size", "40", "--metrics-port", str(port))
+    proc = start_processor(
+        settings, home, "--batch-size", "40", "--max-batch-size", "40", "--metrics-port", str(port)
+    )
     try:
         wait_until(lambda: len(health(port).get("assigned", [])) == 3, 60, "the processor's partitions")
         feeder.start()  # a stream of ~3 s: the kill lands in its middle
@@ -117,7 +122,7 @@ def test_a_killed_aggregating_processor_counts_every_event_once(
         proc.kill()  # SIGKILL: possibly between the aggregates' write and the commit of offsets
         proc.wait(10)
         assert not _matches(settings, want), "killed before the stream ended"
-        proc = start_processor(settings, home, "--batch-size", "40")
+        proc = start_processor(settings, home, "--batch-size", "40", "--max-batch-size", "40")
         feeder.join(60)
         wait_until(lambda: _matches(settings, want), 90, "the aggregates of every event")
         proc.terminate()
@@ -143,7 +148,7 @@ async def test_a_postgres_outage_pauses_the_aggregations_and_loses_nothing(
     stop = asyncio.Event()
     try:
         settings = kafka_settings(
-            kafka_bootstrap, home=tmp_path / "fs", offline_url=f"{SERVER}/{dbname}?pool_timeout=1"
+            kafka_bootstrap, home=tmp_path / "fs", offline_url=f"{postgres_db_url(dbname)}?pool_timeout=1"
         )
         topic = f"{settings.kafka_topic_prefix}transactions"
         _create_topic(kafka_bootstrap, topic)

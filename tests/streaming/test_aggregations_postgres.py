@@ -106,12 +106,12 @@ async def test_a_processor_that_lost_its_partition_mid_batch_commits_nothing_and
     original = FeatureStore.store_values_of_features
     writes: list[str] = []
 
-    async def meanwhile(self: FeatureStore, tables: dict) -> object:  # type: ignore[type-arg]
+    async def meanwhile(self: FeatureStore, tables: dict, **options: bool) -> object:  # type: ignore[type-arg]
         writes.append("write")
         if len(writes) == 1:  # A's write; the group moves the partition to B, which handles it
             for batch in batches[5:8]:
                 await b.handle(batch)
-        return await original(self, tables)
+        return await original(self, tables, **options)
 
     with monkeypatch.context() as patch:
         patch.setattr(FeatureStore, "store_values_of_features", meanwhile)

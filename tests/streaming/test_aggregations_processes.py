@@ -98,7 +98,10 @@ def test_two_processors_share_aggregation_state_in_postgres_and_one_takes_over(
         _setup(settings, source)
         ports = free_port(), free_port()
         procs = [
-            start_processor(settings, home, "--batch-size", "200", "--metrics-port", str(p)) for p in ports
+            start_processor(
+                settings, home, "--batch-size", "200", "--max-batch-size", "200", "--metrics-port", str(p)
+            )
+            for p in ports
         ]
 
         def sources(port: int) -> int:

@@ -18,7 +18,7 @@ from events_out_support import T1, T2, prefix, read_events
 from fstore import FeatureStore
 from fstore.config import Settings
 from fstore.models import Entity, Feature
-from server_postgres import SERVER, create_database, drop_database
+from server_postgres import create_database, drop_database, postgres_db_url
 from server_redis import free_port
 
 LEASE = 6.0
@@ -62,7 +62,7 @@ async def test_a_killed_writers_events_are_published_by_another_process_after_th
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     dbname, home, topic_prefix = create_database(), tmp_path / "fs", prefix()
-    offline_url = f"{SERVER}/{dbname}"
+    offline_url = postgres_db_url(dbname)
     writer: asyncio.subprocess.Process | None = None
     try:
         async with FeatureStore(home=home, offline_url=offline_url) as fs:

@@ -128,3 +128,23 @@ def test_the_cli_s_publisher(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert settings(long_running=long_running).events_publisher == expected
+
+
+def test_a_stopped_child_never_blocks_the_writer_s_pokes(tmp_path: Path) -> None:
+    """The writer pokes the child through a pipe after every write; a child that does not read
+    it (stopped, swapped out) must not stall the writes once the pipe is full."""
+    from fstore.config import Settings
+    from fstore.streaming.publisher_process import PublisherProcess
+
+    child = PublisherProcess(Settings(home=tmp_path / "fs", kafka_bootstrap_servers="127.0.0.1:9"))
+    child.start()
+    assert child.pid is not None
+    os.kill(child.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        for _ in range(200_000):  # ~3 pipe buffers of pokes
+            child.poke()
+        assert time.monotonic() - started < 30  # a blocking write would hang here for good
+    finally:
+        os.kill(child.pid, signal.SIGCONT)
+        assert child.stop(10) is not None

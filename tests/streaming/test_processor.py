@@ -9,9 +9,11 @@ import time
 import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import numpy as np
+import pytest
 from processor_helpers import create_topics, event, kafka_settings, produce, read_topic
 
 from fstore import FeatureStore
@@ -124,6 +126,43 @@ async def test_events_are_stored_and_malformed_ones_dead_lettered(
         for name, count in (("amount", 300), ("plan", 20)):
             history = await store.get_feature_history(name, include_superseded=True)
             assert history.num_rows == count
+
+
+async def test_batches_grow_under_a_backlog_up_to_the_maximum(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """A backlog is taken in fewer, larger batches: while one batch is stored the next keeps
+    filling past ``batch_size``, never past ``max_batch_size``."""
+    settings = kafka_settings(kafka_bootstrap, home=tmp_path / "fs")
+    names = topics(settings)
+    create_topics(kafka_bootstrap, names)
+    total = 6_000
+    async with FeatureStore(settings) as store:
+        await store.create_entity(Entity(name="customer", join_key="customer_id"))
+        await store.create_feature(Feature(name="amount", entity="customer"))
+        at = [f"2026-01-01T00:{i % 60:02d}:00Z" for i in range(total)]
+        backlog = [event("amount", f"c{i}", float(i), at[i]) for i in range(total)]
+        produce(kafka_bootstrap, names.ingest, backlog)
+        sizes: list[int] = []
+        handle = IngestHandler.handle
+
+        async def recording(self: IngestHandler, records: list[Record]) -> Any:
+            sizes.append(len(records))
+            await asyncio.sleep(0.05)  # a slow store: the next batch has time to grow
+            return await handle(self, records)
+
+        stop = asyncio.Event()
+        options = ProcessorOptions(group_id=f"g{uuid4().hex[:6]}", batch_size=100, max_batch_size=1_500)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(IngestHandler, "handle", recording)
+            task = asyncio.create_task(run_processor(settings, options, stop=stop))
+
+            async def stored() -> bool:
+                return (await store.get_feature_history("amount")).num_rows == total
+
+            await _until(stored, 60, f"{total} stored values")
+            stop.set()
+            await asyncio.wait_for(task, 15)
+    assert sum(sizes) >= total and max(sizes) <= 1_500
+    assert max(sizes) > 100 and len(sizes) < total // 100, sizes
 
 
 def test_the_lag_histogram_counts_a_whole_batch_like_prometheus() -> None:

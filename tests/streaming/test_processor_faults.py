@@ -28,7 +28,7 @@ from fstore.config import Settings
 from fstore.models import Entity, Feature
 from fstore.streaming.kafka import topics
 from fstore.streaming.processor import ProcessorOptions, run_processor
-from server_postgres import SERVER, create_database, drop_database
+from server_postgres import create_database, drop_database, postgres_db_url
 from server_redis import free_port
 
 
@@ -85,7 +85,9 @@ def test_a_processor_killed_mid_stream_and_restarted_stores_every_event_once(
             for s in range(0, total, 1000)
         ]
     )
-    proc = start_processor(settings, home, "--batch-size", "300", "--metrics-port", str(port))
+    proc = start_processor(
+        settings, home, "--batch-size", "300", "--max-batch-size", "300", "--metrics-port", str(port)
+    )
     try:
         feeder.start()
         wait_until(
@@ -95,7 +97,7 @@ def test_a_processor_killed_mid_stream_and_restarted_stores_every_event_once(
         proc.wait(10)
         killed_at = _stored(settings)
         assert 0 < killed_at < total, killed_at
-        proc = start_processor(settings, home, "--batch-size", "300")
+        proc = start_processor(settings, home, "--batch-size", "300", "--max-batch-size", "300")
         feeder.join(30)
         wait_until(lambda: _stored(settings) == total, 60, f"{total} stored values")
         _stop(proc)
@@ -139,7 +141,7 @@ async def test_an_offline_store_outage_pauses_consumption_and_loses_nothing(
     stop = asyncio.Event()
     try:
         settings = kafka_settings(
-            kafka_bootstrap, home=tmp_path / "fs", offline_url=f"{SERVER}/{dbname}?pool_timeout=1"
+            kafka_bootstrap, home=tmp_path / "fs", offline_url=f"{postgres_db_url(dbname)}?pool_timeout=1"
         )
         create_topics(kafka_bootstrap, topics(settings))
         await asyncio.to_thread(_setup, settings)

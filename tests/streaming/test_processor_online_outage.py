@@ -17,7 +17,7 @@ from fstore.config import Settings
 from fstore.models import Entity, Feature
 from fstore.streaming.kafka import topics
 from fstore.streaming.processor import ProcessorOptions, run_processor
-from server_postgres import SERVER, create_database, drop_database
+from server_postgres import create_database, drop_database, postgres_db_url
 from server_redis import RedisServer, free_port, raw_client
 
 CUSTOMERS = 50
@@ -80,7 +80,7 @@ async def test_a_redis_outage_neither_pauses_nor_loses_and_online_is_repaired(
         settings = kafka_settings(
             kafka_bootstrap,
             home=tmp_path / "fs",
-            offline_url=f"{SERVER}/{dbname}",
+            offline_url=postgres_db_url(dbname),
             online_url=online_url,
             online_retry_seconds=0.3,
         )

@@ -19,8 +19,17 @@ def run(
         str, typer.Option("--group-id", help="Consumer group; processors in one group share the partitions.")
     ] = "fstore-processor",
     batch_size: Annotated[
-        int, typer.Option("--batch-size", min=1, help="Most events per micro-batch.")
+        int,
+        typer.Option("--batch-size", min=1, help="Events a micro-batch waits for, up to --batch-timeout."),
     ] = 10_000,
+    max_batch_size: Annotated[
+        int,
+        typer.Option(
+            "--max-batch-size",
+            min=1,
+            help="Most events per micro-batch: while one is stored the next keeps filling up to this.",
+        ),
+    ] = 50_000,
     batch_timeout: Annotated[
         float, typer.Option("--batch-timeout", min=0.001, help="Seconds a micro-batch waits to fill up.")
     ] = 0.05,
@@ -47,5 +56,10 @@ def run(
     with guard():
         config = settings(long_running=True)
         logging.config.dictConfig(logging_config(config.log_json))
-        options = ProcessorOptions(group_id=group_id, batch_size=batch_size, batch_timeout=batch_timeout)
+        options = ProcessorOptions(
+            group_id=group_id,
+            batch_size=batch_size,
+            batch_timeout=batch_timeout,
+            max_batch_size=max_batch_size,
+        )
         asyncio.run(run_processor(config, options, ingest_topics=topics, metrics_port=metrics_port))

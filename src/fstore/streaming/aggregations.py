@@ -153,7 +153,8 @@ class AggregationEngine:
 
 async def store_emitted(store: FeatureStore, results: Sequence[tuple[str, Emitted]]) -> None:
     """Store the aggregates of a batch: one write for every feature of it (one atomic offline
-    write); a window's value is stamped at the window's end."""
+    write, the online one alongside it: a failed batch is repeated, see
+    ``store_values_of_features``); a window's value is stamped at the window's end."""
     batches = {
         feature: pa.table(
             {
@@ -166,7 +167,7 @@ async def store_emitted(store: FeatureStore, results: Sequence[tuple[str, Emitte
         if out.entities
     }
     if batches:
-        await store.store_values_of_features(batches)
+        await store.store_values_of_features(batches, online_alongside=True)
 
 
 class AggregationHandler:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,6 +66,10 @@ class ProcessorOptions:
     group_id: str = "fstore-processor"
     batch_size: int = 10_000
     batch_timeout: float = 0.05  # seconds a micro-batch waits to fill up
+    # while a batch is handled the next one keeps taking what arrives, up to this many records:
+    # under a backlog the batches grow, so each store write carries more events (an aggregation
+    # writes one value per window touched, not per event)
+    max_batch_size: int = 50_000
     max_backoff: float = 10.0  # seconds between retries while a store is down
 
 
@@ -113,6 +118,7 @@ class Processor:
         self._filling: list[Record] = []
         self._committed: dict[TP, int] = {}
         self._paused = False
+        self._handling = threading.Event()  # set while a batch is handled
         base = client_config(self.settings)
         self._consumer_config = {
             **CONSUMER_DEFAULTS,
@@ -151,7 +157,11 @@ class Processor:
                 # the next batch is polled while this one is handled (librdkafka is thread-safe)
                 poll = asyncio.create_task(asyncio.to_thread(self._poll_batch, stop))
                 if self._pending:
-                    await self._process(stop, poll)
+                    self._handling.set()
+                    try:
+                        await self._process(stop, poll)
+                    finally:
+                        self._handling.clear()
         finally:
             self.health.state = "stopping"
             if not poll.done():
@@ -159,7 +169,8 @@ class Processor:
             await asyncio.to_thread(self._close)
 
     def _poll_batch(self, stop: asyncio.Event) -> None:
-        """Fill ``_filling`` up to the batch size or until the batch timeout (worker thread)."""
+        """Fill ``_filling`` up to the batch size or until the batch timeout, then for as long
+        as the current batch is being handled, up to the maximum batch size (worker thread)."""
         assert self._consumer is not None
         size, deadline = self.options.batch_size, time.monotonic() + self.options.batch_timeout
         while len(self._filling) < size and not stop.is_set():
@@ -168,6 +179,9 @@ class Processor:
             self._take(msgs, self._filling)
             if remaining <= 0:
                 break
+        most = max(self.options.max_batch_size, size)
+        while self._handling.is_set() and len(self._filling) < most and not stop.is_set():
+            self._take(self._consumer.consume(min(size, most - len(self._filling)), 0.02), self._filling)
 
     def _take(self, msgs: list[Message], into: list[Record]) -> None:
         for msg in msgs:
@@ -195,6 +209,7 @@ class Processor:
                     await asyncio.to_thread(self._dead_letter, refused)
             except StoreUnavailableError as exc:
                 self.metrics.failed.inc(len(records))
+                self._handling.clear()  # the batch polled meanwhile joins this one as it is
                 if not poll.done():
                     await asyncio.wait([poll])
                 self._pending.extend(self._filling)  # newer than the batch, in partition order
@@ -222,6 +237,8 @@ class Processor:
                     f"{type(exc).__name__}: {exc}",
                     batch=where,
                 ) from exc
+            # the next batch stops growing first: a commit waits while another thread consumes
+            self._handling.clear()
             await asyncio.to_thread(self._commit, records)
             self._pending.clear()
             self._resume()

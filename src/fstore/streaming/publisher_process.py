@@ -84,6 +84,8 @@ class PublisherProcess:
             stdout=subprocess.PIPE,
         )
         run_when_idle(self._proc.pid)  # from its start-up on (it does it itself too)
+        # a poke never blocks the writer: a full pipe already holds pokes the child will read
+        os.set_blocking(self._proc.stdin.fileno(), False)  # type: ignore[union-attr]
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._proc.stdin.write(self._config)
         self._proc.stdin.flush()
@@ -111,9 +113,9 @@ class PublisherProcess:
         proc = self._proc
         if proc is None or proc.stdin is None:
             return
-        with self._lock, contextlib.suppress(OSError, ValueError):  # gone: ``alive`` tells
-            proc.stdin.write(b"\n")
-            proc.stdin.flush()
+        # full (BlockingIOError) or gone (``alive`` tells): nothing to do
+        with self._lock, contextlib.suppress(OSError, ValueError):
+            os.write(proc.stdin.fileno(), b"\n")
 
     def stop(self, timeout: float) -> int | None:
         """Close the pipe (the child publishes what is free, then exits) and wait up to
