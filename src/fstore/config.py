@@ -137,6 +137,11 @@ class Settings(BaseSettings):
         description="The PostgreSQL JDBC driver jar (default: Debian's /usr/share/java/postgresql.jar "
         "from libpostgresql-jdbc-java, when present).",
     )
+    spark_checkpoint_location: str | None = Field(
+        default=None,
+        description="Where `fstore spark stream` keeps its offsets and aggregation state "
+        "(a directory, or an hdfs://, s3a://… URL on a cluster; default: <home>/spark-checkpoints/stream).",
+    )
 
     def resolved_metadata_url(self) -> str:
         """``metadata_url``, or the embedded SQLite file under ``home``."""

@@ -183,3 +183,59 @@ def training_set(
 
     r = run(go)
     emit(r, as_json, lambda: message(f"{r['rows']:,} rows written to {r['output']} ({r['seconds']:.1f} s)"))
+
+
+# -- Structured Streaming (issue 11 point 6) ----------------------------------------------------
+
+
+@app.command("stream", cls=LocalCommand)
+def stream(
+    checkpoint: Annotated[
+        str | None,
+        typer.Option(
+            help="Where the queries keep offsets and aggregation state "
+            "[default: FSTORE_SPARK_CHECKPOINT_LOCATION, else <home>/spark-checkpoints/stream].",
+            show_default=False,
+        ),
+    ] = None,
+    trigger_seconds: Annotated[float, typer.Option(help="Seconds between micro-batches.")] = 5.0,
+    buckets: Annotated[
+        int, typer.Option(help="Aggregation state buckets (fixed for the life of a checkpoint).")
+    ] = 16,
+    source: Annotated[
+        str, typer.Option(help="auto (Spark's kafka source when its jar is present), kafka, or python.")
+    ] = "auto",
+    ingest: Annotated[bool, typer.Option(help="Consume the ingest topic.")] = True,
+    aggregations: Annotated[bool, typer.Option(help="Compute the aggregation features.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the Feature Processor's work as Spark Structured Streaming queries (ingest topic
+    and windowed aggregations) until SIGTERM/SIGINT; a restart resumes from the checkpoint."""
+    if source not in ("auto", "kafka", "python"):
+        raise typer.BadParameter(f"unknown source {source!r}: auto, kafka or python", param_hint="--source")
+
+    async def go(store: FeatureStore) -> dict[str, Any]:
+        from fstore.spark.stream import StreamOptions, run_stream
+        from fstore.streaming.kafka import client_config
+
+        client_config(store.settings)  # fails before Spark starts when Kafka is not configured
+        options = StreamOptions(
+            checkpoint_location=checkpoint,
+            trigger_seconds=trigger_seconds,
+            buckets=buckets,
+            source=source,  # type: ignore[arg-type]
+            ingest=ingest,
+            aggregations=aggregations,
+        )
+        counts = await run_stream(store, _spark(store), options)
+        return counts.as_dict()
+
+    r = run(go)
+    emit(
+        r,
+        as_json,
+        lambda: message(
+            f"stopped: {r['batches']:,} batches, {r['events']:,} events and {r['aggregates']:,} "
+            f"aggregates stored, {r['dead_lettered']:,} dead-lettered"
+        ),
+    )

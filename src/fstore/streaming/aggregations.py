@@ -148,21 +148,26 @@ class AggregationEngine:
         await self._store(again)
 
     async def _store(self, results: Sequence[tuple[str, Emitted]]) -> None:
-        """One write for every feature of the batch (one atomic offline write, the online one
-        alongside it: a failed batch is repeated, see ``store_values_of_features``)."""
-        batches = {
-            feature: pa.table(
-                {
-                    "entity_id": pa.array(out.entities, pa.string()),
-                    "value": pa.array(out.values.tolist()),
-                    "event_timestamp": pa.array(out.ends, pa.timestamp("ms", tz="UTC")),
-                }
-            )
-            for feature, out in results
-            if out.entities
-        }
-        if batches:
-            await self.store.store_values_of_features(batches, online_alongside=True)
+        await store_emitted(self.store, results)
+
+
+async def store_emitted(store: FeatureStore, results: Sequence[tuple[str, Emitted]]) -> None:
+    """Store the aggregates of a batch: one write for every feature of it (one atomic offline
+    write, the online one alongside it: a failed batch is repeated, see
+    ``store_values_of_features``); a window's value is stamped at the window's end."""
+    batches = {
+        feature: pa.table(
+            {
+                "entity_id": pa.array(out.entities, pa.string()),
+                "value": pa.array(out.values.tolist()),
+                "event_timestamp": pa.array(out.ends, pa.timestamp("ms", tz="UTC")),
+            }
+        )
+        for feature, out in results
+        if out.entities
+    }
+    if batches:
+        await store.store_values_of_features(batches, online_alongside=True)
 
 
 class AggregationHandler:
@@ -206,7 +211,7 @@ class AggregationHandler:
         if not batch:
             return []
         await self.engine.sync(topic, {r.partition for r in batch}, done)
-        objects = [_json(r.value) for r in batch]
+        objects = [decode_json(r.value) for r in batch]
         positions = {(topic, r.partition): r.offset for r in batch}  # the last one wins: the highest
         bad = await self.engine.process(
             topic,
@@ -219,7 +224,8 @@ class AggregationHandler:
         return [DeadLetter(batch[i], reason) for i, reason in bad]
 
 
-def _json(value: bytes | None) -> Any:
+def decode_json(value: bytes | None) -> Any:
+    """A message's JSON value (None when absent or not JSON: the event is then refused)."""
     try:
         return orjson.loads(value) if value is not None else None
     except orjson.JSONDecodeError:

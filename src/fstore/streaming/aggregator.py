@@ -226,6 +226,18 @@ class Aggregator:
                 self.dropped_by[d.partition] = self.dropped_by.get(d.partition, 0) + d.dropped
                 self._logged[d.partition] = self._logged.get(d.partition, 0) + len(d.upserts)
 
+    def snapshot(self, partition: int = 0) -> StateDelta:
+        """The whole cached state of ``partition`` as one snapshot, closed windows left out:
+        what a job that keeps the state itself (Spark's state store) saves after a batch."""
+        codes, starts = self._unkey(self.windows.index.to_numpy(np.int64))
+        open_ = starts + self.spec.size_ms + self.spec.lateness_ms > self.marks[codes]
+        windows = self.windows[(self.homes[codes] == partition) & open_]
+        entities = np.flatnonzero((self.homes == partition) & (self.marks != _NO_MARK))
+        marks = self._marks(entities, self.marks)
+        return StateDelta(
+            self.key, partition, self._public(windows), marks, self.dropped_by.get(partition, 0), True
+        )
+
     def discard(self) -> I64:
         """Forget the last ``step`` (its state was not committed); returns its window keys."""
         pending, self._pending = self._pending, None

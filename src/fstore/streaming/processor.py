@@ -38,6 +38,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from fstore.config import Settings
 from fstore.errors import ConfigurationError, InternalError, StoreUnavailableError
+from fstore.streaming.dead_letters import send_dead_letters
 from fstore.streaming.handlers import BatchHandler, DeadLetter, Record
 from fstore.streaming.kafka import client_config, topics
 from fstore.streaming.processor_http import Health, ProcessorMetrics
@@ -82,17 +83,6 @@ def _record(msg: Message) -> Record:
         msg.timestamp()[1],
         tuple(msg.headers() or ()),
     )
-
-
-def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
-    r = letter.record
-    return [
-        *r.headers,
-        ("fstore-reason", letter.reason.encode()),
-        ("fstore-source-topic", r.topic.encode()),
-        ("fstore-source-partition", str(r.partition).encode()),
-        ("fstore-source-offset", str(r.offset).encode()),
-    ]
 
 
 def batch_extent(records: Sequence[Record]) -> str:
@@ -265,14 +255,7 @@ class Processor:
 
     def _dead_letter(self, refused: list[DeadLetter]) -> None:
         assert self._producer is not None
-        for letter in refused:
-            r = letter.record
-            log.info("dead letter %s[%d]@%d: %s", r.topic, r.partition, r.offset, letter.reason)
-            self._producer.produce(
-                self.dead_letter_topic, r.value, r.key, headers=dead_letter_headers(letter)
-            )
-        if self._producer.flush(30) > 0:
-            raise StoreUnavailableError("the dead-letter topic cannot be written", store="kafka")
+        send_dead_letters(self._producer, self.dead_letter_topic, refused)
 
     def _commit(self, records: list[Record]) -> None:
         assert self._consumer is not None
