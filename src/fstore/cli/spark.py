@@ -10,6 +10,7 @@ import typer
 from fstore.cli.options import JsonOpt
 from fstore.cli.output import emit, message
 from fstore.cli.runner import LocalCommand, run
+from fstore.cli.spark_pipeline import add_pipeline_commands
 
 if TYPE_CHECKING:
     from fstore.store import FeatureStore
@@ -183,3 +184,7 @@ def training_set(
 
     r = run(go)
     emit(r, as_json, lambda: message(f"{r['rows']:,} rows written to {r['output']} ({r['seconds']:.1f} s)"))
+
+
+# -- SQL feature pipelines: `fstore spark pipeline …` and `fstore spark run` (cli/spark_pipeline.py)
+add_pipeline_commands(app, _spark)
