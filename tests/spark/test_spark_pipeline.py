@@ -4,6 +4,7 @@ stores nothing, reading another feature records the dependency, bad definitions 
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from uuid import uuid4
 
 import pandas as pd
 import pytest
@@ -265,3 +266,40 @@ def test_register_from_yaml_and_run_from_the_cli(spark, tmp_path: Path) -> None:
     cli("pipeline", "register", "--name", "x", "--entity-column", "customer_id", "--source", "o=/nowhere.csv",
         "--sql", "SELECT * FROM o", code=2)  # fmt: skip
     cli("run", "nope", code=3)
+
+
+async def test_a_jdbc_table_source(spark, pg_store: FeatureStore, postgres_url: str, monkeypatch) -> None:
+    import psycopg
+
+    await pg_store.create_feature(Feature(name="visits", entity="customer", dtype="int"))
+    table = f"spark_pipe_{uuid4().hex[:8]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {table} (cid text, at timestamptz, n int)")
+        conn.execute(
+            f"INSERT INTO {table} SELECT 'c' || (g % 3), "
+            "timestamptz '2026-01-01' + (g % 4) * interval '1 day', g FROM generate_series(1, 24) AS g"
+        )
+    query = "SELECT cid, date_trunc('DAY', at) AS event_timestamp, sum(n) AS visits FROM v GROUP BY 1, 2"
+    try:
+        missing = {
+            "name": "jv",
+            "query": query,
+            "sources": {"v": {"table": "no_such_table"}},
+            "entity_column": "cid",
+        }
+        with pytest.raises(PipelineError, match="'v'") as refused:
+            await register_pipeline(pg_store, spark, missing)
+        assert refused.value.details["problem"] == "unknown_source"
+        monkeypatch.setenv("FSTORE_TEST_PG", postgres_url)  # ${VAR}: read when the pipeline runs
+        defined = {**missing, "sources": {"v": {"table": table, "url": "${FSTORE_TEST_PG}"}}}
+        (fv,) = await register_pipeline(pg_store, spark, defined)
+        assert fv.definition["pipeline"]["sources"]["v"]["url"] == "${FSTORE_TEST_PG}"
+        result = await run_pipeline(pg_store, spark, "jv", end=datetime(2026, 1, 3, tzinfo=UTC))
+        assert (result.rows, result.features["visits"].stored) == (6, 6)  # 3 customers x 2 days
+        expected = sum(g for g in range(1, 25) if g % 3 == 0 and g % 4 == 1)
+        assert (await pg_store.get_feature_history("visits")).num_rows == 6
+        value = await pg_store.get_feature_value("visits", "c0")
+        assert value.value == expected and value.event_timestamp == datetime(2026, 1, 2, tzinfo=UTC)
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f"DROP TABLE {table}")
