@@ -263,6 +263,9 @@ def test_register_from_yaml_and_run_from_the_cli(spark, tmp_path: Path) -> None:
         "FROM o WHERE ts >= :start AND ts < :end GROUP BY 1, 2",
     )  # fmt: skip
     assert by_sql[0]["feature_id"] == "daily_orders"
+    days = _orders().assign(day=lambda f: f["ts"].dt.floor("D")).groupby(["customer_id", "day"]).size()
+    counted = cli("run", "orders_count")  # no range: :start and :end are the far past and future
+    assert counted["features"]["daily_orders"]["stored"] == len(days)
     cli("pipeline", "register", "--name", "x", "--entity-column", "customer_id", "--source", "o=/nowhere.csv",
         "--sql", "SELECT * FROM o", code=2)  # fmt: skip
     cli("run", "nope", code=3)
