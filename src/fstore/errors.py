@@ -77,6 +77,15 @@ class DefinitionError(ValidationError):
     title = "Inconsistent definition"
 
 
+class PipelineError(DefinitionError):
+    """A SQL feature pipeline that cannot run as defined: an unknown source, a missing key or
+    event-time column, an output column that is no registered feature or of another type, a
+    query Spark refuses. ``problem`` says which (``unknown_source``, ``missing_column``,
+    ``not_a_feature``, ``type_mismatch``, ``query``, ``duplicate_rows``); nothing is stored."""
+
+    title = "Invalid pipeline"
+
+
 class DependencyCycleError(FStoreError):
     http_status = 409
     exit_code = 5

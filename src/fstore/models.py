@@ -18,6 +18,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from fstore.enums import BumpKind, ChangeAction, FeatureType, TransformerKind, ValueType
 from fstore.errors import invalid_input
 from fstore.reprs import short_fields
+from fstore.spark.pipeline_spec import SqlPipeline
 from fstore.streaming.spec import AggregationSpec
 
 M = TypeVar("M", bound=BaseModel)
@@ -121,6 +122,9 @@ class Feature(_Model):
     aggregation: AggregationSpec | None = Field(
         default=None, description="Computed from a topic of raw events (docs/streaming-aggregations.md)."
     )
+    pipeline: SqlPipeline | None = Field(
+        default=None, description="Computed by a Spark SQL feature pipeline (docs/spark.md)."
+    )
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -158,6 +162,8 @@ class Feature(_Model):
             raise ValueError("a categorical feature has dtype 'string'")
         if self.id in self.dependencies:
             raise ValueError(f"feature {self.id!r} cannot depend on itself")
+        if self.aggregation is not None and self.pipeline is not None:
+            raise ValueError("a feature is computed by an aggregation or by a pipeline, not both")
         if self.aggregation is not None:
             self.aggregation.check_output(self.type is FeatureType.NUMERICAL, str(self.dtype))
         return self

@@ -3,10 +3,11 @@
 Bump rules (documented in docs/architecture.md):
 * major: a breaking change — value type, dtype, entity, or transformer kind changes,
   or the transformer is added or removed; an aggregation's source, fields, function or
-  window changes, or the aggregation is added or removed;
+  window changes, or the aggregation is added or removed; a SQL pipeline's query, sources,
+  entity or event-time column changes, or the pipeline is added or removed;
 * minor: the transformer is refitted or its parameters change; dependencies change; an
   aggregation's allowed lateness changes;
-* patch: anything else — description, tags, owner, metadata, TTL.
+* patch: anything else — description, tags, owner, metadata, TTL, a pipeline's name.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from functools import total_ordering
 
 from fstore.errors import VersionConflictError, VersionError
 from fstore.models import BumpKind
+from fstore.spark.pipeline_spec import same_pipeline
 from fstore.streaming.spec import SEMANTIC_FIELDS
 
 # MAJOR.MINOR.PATCH without leading zeros; unanchored, for callers that embed it (URL paths)
@@ -81,6 +83,8 @@ def classify_change(
         return BumpKind.MAJOR
     ab, aa = before.get("aggregation"), after.get("aggregation")
     if (ab is None) != (aa is None) or any(ab.get(f) != aa.get(f) for f in SEMANTIC_FIELDS if ab and aa):
+        return BumpKind.MAJOR
+    if not same_pipeline(before.get("pipeline"), after.get("pipeline")):
         return BumpKind.MAJOR
     tb, ta = transformer_before or {}, transformer_after or {}
     if tb.get("kind") != ta.get("kind"):

@@ -45,3 +45,29 @@ def test_bump_rules() -> None:
     assert classify_change(base, base, scaler, {**scaler, "params": {"with_mean": False}}) is BumpKind.MINOR
     assert classify_change(base, {**base, "dependencies": ["y"]}, scaler, scaler) is BumpKind.MINOR
     assert classify_change(base, {**base, "description": "y"}, scaler, scaler) is BumpKind.PATCH
+
+
+def test_bump_rules_of_a_sql_pipeline() -> None:
+    """A pipeline's query, sources, key or time column decide the values: major; its name: patch."""
+    base = {"type": "numerical", "dtype": "float", "entity": "c", "pipeline": None}
+    pipeline = {
+        "name": "p",
+        "query": "SELECT id, ts, x FROM s",
+        "sources": {"s": {"path": "/d/s.parquet"}},
+        "entity_column": "id",
+        "timestamp_column": "ts",
+    }
+    with_pipeline = {**base, "pipeline": pipeline}
+    assert classify_change(base, with_pipeline, None, None) is BumpKind.MAJOR
+    assert classify_change(with_pipeline, base, None, None) is BumpKind.MAJOR
+    assert classify_change(with_pipeline, {**base, "pipeline": dict(pipeline)}, None, None) is None
+    for field, value in [
+        ("query", "SELECT id, ts, x * 2 AS x FROM s"),
+        ("sources", {"s": {"path": "/d/other.parquet"}}),
+        ("entity_column", "key"),
+        ("timestamp_column", "at"),
+    ]:
+        changed = {**base, "pipeline": {**pipeline, field: value}}
+        assert classify_change(with_pipeline, changed, None, None) is BumpKind.MAJOR, field
+    renamed = {**base, "pipeline": {**pipeline, "name": "q"}}
+    assert classify_change(with_pipeline, renamed, None, None) is BumpKind.PATCH

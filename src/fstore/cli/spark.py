@@ -10,6 +10,7 @@ import typer
 from fstore.cli.options import JsonOpt
 from fstore.cli.output import emit, message
 from fstore.cli.runner import LocalCommand, run
+from fstore.cli.spark_pipeline import add_pipeline_commands
 
 if TYPE_CHECKING:
     from fstore.store import FeatureStore
@@ -239,3 +240,7 @@ def stream(
             f"aggregates stored, {r['dead_lettered']:,} dead-lettered"
         ),
     )
+
+
+# -- SQL feature pipelines: `fstore spark pipeline …` and `fstore spark run` (cli/spark_pipeline.py)
+add_pipeline_commands(app, _spark)

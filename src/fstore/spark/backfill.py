@@ -112,16 +112,48 @@ async def backfill(
     """Backfill ``feature`` from ``source`` (see the module docstring). ``stage_with``: how
     rows reach PostgreSQL's staging table, ``jdbc`` (Spark's JDBC writer) or ``copy``
     (binary COPY from the workers, which then need psycopg)."""
-    if stage_with not in ("copy", "jdbc"):
-        raise ValidationError(f"stage_with is 'copy' or 'jdbc', got {stage_with!r}")
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F
-
+    _check_stage(stage_with)
     started = time.perf_counter()
     await store.open()
     (resolved,) = await store.catalog.resolve([feature])
     columns = (entity_column or resolved.entity.join_key, timestamp_column, value_column or resolved.name)
     raw = read_source(spark, store, source, table)
+    return await backfill_frame(store, resolved, raw, columns, stage_with=stage_with, started=started)
+
+
+def _check_stage(stage_with: str) -> None:
+    if stage_with not in ("copy", "jdbc"):
+        raise ValidationError(f"stage_with is 'copy' or 'jdbc', got {stage_with!r}")
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A backfill's validated rows, one per identity, transformed, before anything is written
+    (``prepare``); ``write_prepared`` stores them and releases them, ``release`` only releases."""
+
+    resolved: ResolvedFeature
+    checked: DataFrame
+    rows: DataFrame | None
+    received: int
+    lo: int
+    hi: int
+    started: float
+
+    def release(self) -> None:
+        if self.rows is not None:
+            self.rows.unpersist()
+        self.checked.unpersist()
+
+
+def prepare(
+    resolved: ResolvedFeature, raw: DataFrame, columns: tuple[str, str, str], started: float | None = None
+) -> Prepared:
+    """Steps 2–4 above on the ``columns`` (entity, event time, value) of ``raw``, any DataFrame
+    (a source read by ``backfill``, a SQL pipeline's result). A bad row raises, naming it."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    started = time.perf_counter() if started is None else started
     checked = validated(_prepared(raw, resolved, columns), resolved.feature).persist(
         StorageLevel.MEMORY_AND_DISK
     )
@@ -133,22 +165,46 @@ async def backfill(
             F.unix_micros(F.max("event_timestamp")),
         ).collect()[0]
         if summary[1] is not None:
-            raise InvalidValueError(f"nothing was stored: {summary[1]}", feature=feature)
-        received, lo, hi = int(summary[0]), summary[2], summary[3]
-        if received == 0:
-            return BackfillResult(feature, 0, 0, 0, 0, 0, True, time.perf_counter() - started)
+            raise InvalidValueError(f"nothing was stored: {summary[1]}", feature=resolved.name)
+    except BaseException:
+        checked.unpersist()
+        raise
+    received, lo, hi = int(summary[0]), summary[2], summary[3]
+    rows = None
+    if received:
         rows = (
             checked.groupBy("entity_id", "event_timestamp")
             .agg(F.max_by("value", ROW).alias("value"))
             .withColumn("transformed", transform_column(resolved, F.col("value")))
             .persist(StorageLevel.MEMORY_AND_DISK)
         )
-        try:
-            return await _write(store, resolved, rows, received, lo, hi, started, stage_with)
-        finally:
-            rows.unpersist()
+    return Prepared(resolved, checked, rows, received, lo, hi, started)
+
+
+async def write_prepared(store: FeatureStore, prepared: Prepared, stage_with: str = "jdbc") -> BackfillResult:
+    """Steps 5–6 above: the prepared rows into the offline and the online store."""
+    _check_stage(stage_with)
+    p = prepared
+    try:
+        if p.rows is None:
+            return BackfillResult(p.resolved.name, 0, 0, 0, 0, 0, True, time.perf_counter() - p.started)
+        return await _write(store, p.resolved, p.rows, p.received, p.lo, p.hi, p.started, stage_with)
     finally:
-        checked.unpersist()
+        p.release()
+
+
+async def backfill_frame(
+    store: FeatureStore,
+    resolved: ResolvedFeature,
+    raw: DataFrame,
+    columns: tuple[str, str, str],
+    *,
+    stage_with: str = "jdbc",
+    started: float | None = None,
+) -> BackfillResult:
+    """Backfill ``resolved`` from the ``columns`` (entity, event time, value) of ``raw``."""
+    _check_stage(stage_with)
+    return await write_prepared(store, prepare(resolved, raw, columns, started), stage_with)
 
 
 async def _write(

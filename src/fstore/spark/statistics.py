@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from fstore.backends.offline.duckdb_sql import QUANTILES
+from fstore.backends.offline.base import QUANTILES
 from fstore.models import FeatureStatistics, FeatureType
 from fstore.spark.history import history_frame
 from fstore.values import from_micros

@@ -1079,6 +1079,8 @@ export interface components {
              * @default
              */
             owner: string;
+            /** @description Computed by a Spark SQL feature pipeline (docs/spark.md). */
+            pipeline?: components["schemas"]["SqlPipeline"] | null;
             /** Tags */
             tags?: string[];
             /** Ttl Seconds */
@@ -1784,6 +1786,38 @@ export interface components {
             start: string;
         };
         /**
+         * PipelineSource
+         * @description One view the query reads: exactly one of ``path`` (Parquet/CSV), ``table`` (JDBC) or
+         *     ``feature`` (another feature's offline history).
+         */
+        PipelineSource: {
+            /**
+             * Feature
+             * @description A feature whose current offline history is the view: its entity's join key, event_timestamp and a column named like the feature.
+             */
+            feature?: string | null;
+            /**
+             * Format
+             * @description The file format; default: csv for a .csv path, else parquet.
+             */
+            format?: ("parquet" | "csv") | null;
+            /**
+             * Path
+             * @description A Parquet or CSV file or directory (a local path or a URI Spark reads).
+             */
+            path?: string | null;
+            /**
+             * Table
+             * @description A JDBC table, or a SELECT query.
+             */
+            table?: string | null;
+            /**
+             * Url
+             * @description The PostgreSQL database of a JDBC table (postgresql://… or jdbc:postgresql:…; ${VAR} taken from the environment when the pipeline runs); default: the offline store's.
+             */
+            url?: string | null;
+        };
+        /**
          * PrincipalOut
          * @example {
          *       "kind": "user",
@@ -1839,6 +1873,40 @@ export interface components {
              * @example 1.0.0
              */
             version: string;
+        };
+        /**
+         * SqlPipeline
+         * @description What each output feature of a pipeline holds in its definition.
+         */
+        SqlPipeline: {
+            /**
+             * Entity Column
+             * @description The result's entity key column.
+             */
+            entity_column: string;
+            /**
+             * Name
+             * @description The pipeline's name (`fstore spark run NAME`).
+             */
+            name: string;
+            /**
+             * Query
+             * @description Spark SQL over the sources' views.
+             */
+            query: string;
+            /**
+             * Sources
+             * @description View name → source.
+             */
+            sources: {
+                [key: string]: components["schemas"]["PipelineSource"];
+            };
+            /**
+             * Timestamp Column
+             * @description The result's event-time column.
+             * @default event_timestamp
+             */
+            timestamp_column: string;
         };
         /** StoreHealth */
         StoreHealth: {

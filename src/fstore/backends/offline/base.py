@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 #   transformed      float64 | int64 | list<float64> | null  (null type when no transformer)
 #   version          string (the feature version that transformed the value)
 #   ingested_at      timestamp[us, UTC]
+# The quantiles every statistics computation reports (embedded, PostgreSQL, Spark), by name.
+QUANTILES = {"p01": 0.01, "p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95, "p99": 0.99}
 HISTORY_COLUMNS = ("entity_id", "event_timestamp", "value", "transformed", "version", "ingested_at")
 # ``latest`` returns only these: its callers re-transform with the current version.
 LATEST_COLUMNS = ("entity_id", "event_timestamp", "value")

@@ -3,7 +3,7 @@ holding the ``value`` and ``event_timestamp`` columns of the rows in range)."""
 
 from __future__ import annotations
 
-QUANTILES = {"p01": 0.01, "p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95, "p99": 0.99}
+from fstore.backends.offline.base import QUANTILES
 
 # count is every row in range (nulls included); the numbers describe the non-null values.
 COUNTS = """

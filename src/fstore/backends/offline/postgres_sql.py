@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
+from fstore.backends.offline.base import QUANTILES
+
 # kind bit -> (column, Arrow type, PostgreSQL type); a feature's kinds are an OR of bits
 VALUE_KINDS: dict[int, tuple[str, pa.DataType, str]] = {
     1: ("v_int", pa.int64(), "int8"),
@@ -22,7 +24,6 @@ TRANSFORMED_KINDS: dict[int, tuple[str, pa.DataType, str]] = {
     2: ("t_float", pa.float64(), "float8"),
     4: ("t_list", pa.list_(pa.float64()), "float8[]"),
 }
-QUANTILES = {"p01": 0.01, "p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95, "p99": 0.99}
 
 
 def kind_of(arrow_type: pa.DataType, kinds: dict[int, tuple[str, pa.DataType, str]]) -> int:
