@@ -133,7 +133,7 @@ async def test_changes_name_the_signed_in_principal(api: Secured) -> None:
     versions = (await api.client.get("/api/v1/features/age/versions", headers=api.as_("viewer"))).json()
     assert sorted((v["version"], v["created_by"]) for v in versions) == [
         ("1.0.0", "editor"),
-        ("1.1.0", "admin"),
+        ("1.0.1", "admin"),
     ]
     history = (await api.client.get("/api/v1/history", headers=api.as_("viewer"))).json()
     assert {(h["object_id"], h["actor"]) for h in history if h["object_type"] == "feature"} == {
