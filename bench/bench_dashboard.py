@@ -35,11 +35,11 @@ from typing import Any
 import httpx
 import uvicorn
 
+from bench_metadata_find import fill
 from fstore import FeatureStore, Settings
 from fstore.api import create_app
 from fstore.api.web import WEB_DIST
-from fstore.backends.metadata.base import Kind, Put
-from fstore.models import Entity, Feature, utcnow
+from fstore.models import Entity, Feature
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = "--quick" in sys.argv
@@ -66,29 +66,12 @@ async def register(home: Path) -> float:
     async with FeatureStore(settings=settings(home)) as fs:
         await fs.create_entity(Entity(name="customer", join_key="customer_id"))
         if BULK:
-            await _bulk(fs)
+            await fill(fs.metadata, N)
             return time.perf_counter() - started
         for i in range(N):
             tags = ["even"] if i % 2 == 0 else ["odd"]
             await fs.create_feature(Feature(name=f"feature_{i:05d}", entity="customer", tags=tags))
     return time.perf_counter() - started
-
-
-async def _bulk(fs: FeatureStore) -> None:
-    now = utcnow()
-    for start in range(0, N, 1000):
-        docs = [
-            Feature(
-                name=f"feature_{i:05d}",
-                entity="customer",
-                tags=["even" if i % 2 == 0 else "odd"],
-                current_version="1.0.0",
-                created_at=now,
-                updated_at=now,
-            ).model_dump(mode="json")
-            for i in range(start, min(start + 1000, N))
-        ]
-        await fs.metadata.write([Put(Kind.FEATURES, d["name"], d) for d in docs])
 
 
 def serve(home: Path, web_root: Path = WEB_DIST) -> tuple[uvicorn.Server, str]:

@@ -29,11 +29,12 @@ CASES: dict[str, tuple[int, str | None, str | None]] = {
 }
 
 
-async def fill(store: MetadataStore) -> None:
-    if (await store.find(Kind.FEATURES, Query(), limit=0))[1] >= N:
+async def fill(store: MetadataStore, n: int = N) -> None:
+    """``n`` feature documents (``feature_00000``…, tagged even / odd), 1,000 a write."""
+    if (await store.find(Kind.FEATURES, Query(), limit=0))[1] >= n:
         return
     now = utcnow()
-    for start in range(0, N, 1000):
+    for start in range(0, n, 1000):
         docs = [
             Feature(
                 name=f"feature_{i:05d}",
@@ -43,7 +44,7 @@ async def fill(store: MetadataStore) -> None:
                 created_at=now,
                 updated_at=now,
             ).model_dump(mode="json")
-            for i in range(start, start + 1000)
+            for i in range(start, min(start + 1000, n))
         ]
         await store.write([Put(Kind.FEATURES, d["name"], d) for d in docs])
 
