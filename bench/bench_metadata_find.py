@@ -69,9 +69,7 @@ async def listed(store: MetadataStore, offset: int, part: str | None, tag: str |
 
 
 async def found(store: MetadataStore, offset: int, part: str | None, tag: str | None) -> list[Feature]:
-    query = Query(
-        contains={} if tag is None else {"tags": tag}, substring=None if part is None else ("name", part)
-    )
+    query = Query(contains={} if tag is None else {"tags": tag}, key_contains=part)
     docs, _ = await store.find(Kind.FEATURES, query, limit=25, offset=offset)
     return [Feature.model_validate(d) for d in docs]
 

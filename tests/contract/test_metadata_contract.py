@@ -181,12 +181,10 @@ async def test_find_filters_counts_and_pages_in_key_order(metadata_store: Metada
     assert names(odd) == ["Amount_03", "Amount_05"] and total == 6
     even, total = await metadata_store.find(Kind.FEATURES, Query(contains={"tags": "even"}))
     assert names(even) == [d["name"] for d in docs[::2]] and total == 6
-    search = Query(substring=("name", "ount_1"), contains={"tags": "even"})
+    search = Query(key_contains="ount_1", contains={"tags": "even"})
     assert names((await metadata_store.find(Kind.FEATURES, search))[0]) == ["Amount_10"]
-    assert (await metadata_store.find(Kind.FEATURES, Query(substring=("name", "AMOUNT_0."))))[
-        1
-    ] == 0  # no regex
-    assert (await metadata_store.find(Kind.FEATURES, Query(substring=("name", "amount_0"))))[1] == 10
+    assert (await metadata_store.find(Kind.FEATURES, Query(key_contains="AMOUNT_0.")))[1] == 0  # no regex
+    assert (await metadata_store.find(Kind.FEATURES, Query(key_contains="amount_0")))[1] == 10
     assert await metadata_store.find(Kind.FEATURES, Query(equals={"group": "none"})) == ([], 0)
     with pytest.raises(ValueError):
         Query(equals={"a') OR 1=1 --": 1})

@@ -73,7 +73,7 @@ class FeatureOps:
         query = Query(
             equals={k: v for k, v in equals.items() if v is not None},
             contains={} if tag is None else {"tags": tag},
-            substring=None if name_contains is None else ("name", name_contains),
+            key_contains=name_contains,  # a feature's key is its name
         )
         docs, total = await self.metadata.find(Kind.FEATURES, query, limit=limit, offset=offset)
         return [Feature.model_validate(d) for d in docs], total

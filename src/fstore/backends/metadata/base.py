@@ -78,17 +78,16 @@ class Query:
     top-level fields of the registry's documents.
 
     ``equals``: the field's value equals the value. ``contains``: the field is a list that holds
-    the value. ``substring``: ``(field, text)``, the field's text contains ``text`` ignoring
-    case.
+    the value. ``key_contains``: the document's key contains the text, ignoring case (a
+    feature's key is its name; stores answer it without reading the documents).
     """
 
     equals: Mapping[str, Any] = field(default_factory=dict)
     contains: Mapping[str, Any] = field(default_factory=dict)
-    substring: tuple[str, str] | None = None
+    key_contains: str | None = None
 
     def __post_init__(self) -> None:
-        names = [*self.equals, *self.contains, *([self.substring[0]] if self.substring else [])]
-        for name in names:
+        for name in [*self.equals, *self.contains]:
             if not _FIELD.fullmatch(name):
                 raise ValueError(f"not a document field name: {name!r}")
 

@@ -118,9 +118,8 @@ def _filter(query: Query) -> dict[str, Any]:
     """``query`` as a MongoDB filter on the nested documents (a list field matches an element)."""
     where: dict[str, Any] = {f"doc.{name}": value for name, value in query.equals.items()}
     where.update({f"doc.{name}": value for name, value in query.contains.items()})
-    if query.substring is not None:
-        name, text = query.substring
-        where[f"doc.{name}"] = {"$regex": re.escape(text), "$options": "i"}
+    if query.key_contains is not None:
+        where["_id"] = {"$regex": re.escape(query.key_contains), "$options": "i"}
     return where
 
 

@@ -64,10 +64,9 @@ def _where(query: Query) -> tuple[str, list[Any]]:
     for name, value in query.contains.items():
         terms.append(f"EXISTS (SELECT 1 FROM json_each(doc, '$.{name}') WHERE value = ?)")
         params.append(value)
-    if query.substring is not None:
-        name, text = query.substring
-        terms.append(f"instr(lower(json_extract(doc, '$.{name}')), ?) > 0")
-        params.append(text.lower())
+    if query.key_contains is not None:
+        terms.append("instr(lower(key), ?) > 0")
+        params.append(query.key_contains.lower())
     return (" WHERE " + " AND ".join(terms)) if terms else "", params
 
 
