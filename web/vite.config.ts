@@ -22,6 +22,6 @@ export default defineConfig({
     include: ["src/**/*.test.{ts,tsx}"],
     css: false,
     globals: true,
-    testTimeout: 30000,
+    testTimeout: 120000, // userEvent typing into MUI fields takes 20-45 s in jsdom on a loaded 2-core machine
   },
 });

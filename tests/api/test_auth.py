@@ -121,6 +121,27 @@ async def test_every_write_is_audited_with_its_outcome(api: Secured) -> None:
     ]
 
 
+async def test_changes_name_the_signed_in_principal(api: Secured) -> None:
+    created = await api.client.post(
+        "/api/v1/features", json={"name": "age", "entity": "customer"}, headers=api.as_("editor")
+    )
+    assert created.status_code == 201, created.text
+    changed = await api.client.patch(
+        "/api/v1/features/age", json={"description": "years"}, headers=api.as_("admin")
+    )
+    assert changed.status_code == 200 and changed.json()["created_by"] == "admin"
+    versions = (await api.client.get("/api/v1/features/age/versions", headers=api.as_("viewer"))).json()
+    assert sorted((v["version"], v["created_by"]) for v in versions) == [
+        ("1.0.0", "editor"),
+        ("1.0.1", "admin"),
+    ]
+    history = (await api.client.get("/api/v1/history", headers=api.as_("viewer"))).json()
+    assert {(h["object_id"], h["actor"]) for h in history if h["object_type"] == "feature"} == {
+        ("age", "editor"),
+        ("age", "admin"),
+    }
+
+
 async def test_openapi_documents_the_security(api: Secured) -> None:
     spec = (await api.client.get("/openapi.json")).json()
     assert set(spec["components"]["securitySchemes"]) == {"bearer", "password"}

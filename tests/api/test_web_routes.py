@@ -1,6 +1,7 @@
 """The dashboard and the docs served by the API server: files, the single-page-app fallback
 (never over the API's own answers), local Swagger UI / ReDoc, and a checkout without a build."""
 
+import gzip
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from fastapi import FastAPI
 
 from fstore import FeatureStore
 from fstore.api import create_app
+from fstore.api.web import accepted_encodings
 
 
 def _build(root: Path) -> None:
@@ -50,6 +52,28 @@ async def test_files_and_the_app_fallback(web: httpx.AsyncClient) -> None:
     assert (await web.get("/assets/gone-123.js")).status_code == 404
     assert (await web.get("/favicon.svg")).text == "<svg/>"
     assert (await web.get("/../pyproject.toml")).text == index.text  # no escape from the build
+
+
+async def test_precompressed_copies_by_accept_encoding(web: httpx.AsyncClient, tmp_path: Path) -> None:
+    assets = tmp_path / "dist" / "assets"
+    (assets / "index-abc.js.gz").write_bytes(gzip.compress(b"console.log(1)"))
+    (assets / "index-abc.js.br").write_bytes(b"brotli bytes")
+    brotli = await web.get("/assets/index-abc.js", headers={"Accept-Encoding": "gzip, br"})
+    assert brotli.headers["content-encoding"] == "br" and brotli.content == b"brotli bytes"
+    assert brotli.headers["content-type"].startswith("text/javascript")
+    assert brotli.headers["vary"] == "Accept-Encoding" and "immutable" in brotli.headers["cache-control"]
+    zipped = await web.get("/assets/index-abc.js", headers={"Accept-Encoding": "gzip, br;q=0"})
+    assert zipped.headers["content-encoding"] == "gzip" and zipped.text == "console.log(1)"  # httpx decodes
+    plain = await web.get("/assets/index-abc.js", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.text == "console.log(1)"
+    index = await web.get("/", headers={"Accept-Encoding": "br"})  # no copy of index.html: the file
+    assert "content-encoding" not in index.headers and "id=root" in index.text
+
+
+def test_accepted_encodings() -> None:
+    assert accepted_encodings("gzip, deflate, br;q=0.9") == {"gzip", "deflate", "br"}
+    assert accepted_encodings("br;q=0, gzip; q=0.000, *") == {"*"}
+    assert accepted_encodings("") == set()
 
 
 async def test_the_api_keeps_its_answers(web: httpx.AsyncClient) -> None:

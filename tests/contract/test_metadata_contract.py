@@ -18,7 +18,7 @@ from pymongo.errors import OperationFailure
 
 from fstore.backends import create_metadata_store
 from fstore.backends.metadata import mongodb
-from fstore.backends.metadata.base import Delete, Kind, MetadataStore, Put
+from fstore.backends.metadata.base import Delete, Kind, MetadataStore, Put, Query
 from fstore.backends.metadata.mongodb import MongoMetadataStore, mask_url
 from fstore.backends.metadata.sqlite import SQLiteMetadataStore
 from fstore.errors import AlreadyExistsError, NotFoundError, StoreUnavailableError
@@ -158,6 +158,36 @@ async def test_list_is_ordered_by_key_and_filters_by_ref(metadata_store: Metadat
     assert [d["key"] for d in await metadata_store.list(Kind.VERSIONS, ref="a")] == ["a@1.0.0", "a@1.1.0"]
     assert await metadata_store.list(Kind.VERSIONS, ref="nope") == []
     assert await metadata_store.list(Kind.FEATURES, ref="a") == []
+
+
+async def test_find_filters_counts_and_pages_in_key_order(metadata_store: MetadataStore) -> None:
+    docs = [
+        {"name": f"Amount_{i:02d}", "group": "g" if i % 2 else None, "tags": ["even"] if i % 2 == 0 else []}
+        for i in range(12)
+    ]
+    await metadata_store.write([Put(Kind.FEATURES, d["name"], d) for d in reversed(docs)])
+    await metadata_store.write([Put(Kind.ENTITIES, "Amount_99", {"name": "Amount_99"})])  # another kind
+
+    def names(found: list[dict[str, object]]) -> list[object]:
+        return [d["name"] for d in found]
+
+    everything, total = await metadata_store.find(Kind.FEATURES, Query())
+    assert names(everything) == [d["name"] for d in docs] and total == 12
+    page, total = await metadata_store.find(Kind.FEATURES, Query(), limit=5, offset=10)
+    assert names(page) == ["Amount_10", "Amount_11"] and total == 12
+    assert await metadata_store.find(Kind.FEATURES, Query(), limit=0) == ([], 12)
+    assert await metadata_store.find(Kind.FEATURES, Query(), limit=5, offset=40) == ([], 12)
+    odd, total = await metadata_store.find(Kind.FEATURES, Query(equals={"group": "g"}), limit=2, offset=1)
+    assert names(odd) == ["Amount_03", "Amount_05"] and total == 6
+    even, total = await metadata_store.find(Kind.FEATURES, Query(contains={"tags": "even"}))
+    assert names(even) == [d["name"] for d in docs[::2]] and total == 6
+    search = Query(key_contains="ount_1", contains={"tags": "even"})
+    assert names((await metadata_store.find(Kind.FEATURES, search))[0]) == ["Amount_10"]
+    assert (await metadata_store.find(Kind.FEATURES, Query(key_contains="AMOUNT_0.")))[1] == 0  # no regex
+    assert (await metadata_store.find(Kind.FEATURES, Query(key_contains="amount_0")))[1] == 10
+    assert await metadata_store.find(Kind.FEATURES, Query(equals={"group": "none"})) == ([], 0)
+    with pytest.raises(ValueError):
+        Query(equals={"a') OR 1=1 --": 1})
 
 
 async def test_another_client_sees_committed_writes(

@@ -182,7 +182,46 @@ test("a viewer sees no edit controls", async ({ page }) => {
   await expect(page.getByRole("table", { name: "Versions" })).toBeVisible();
   await expect(page.getByRole("link", { name: "Edit" })).toHaveCount(0);
   await expect(page.getByRole("button", { name: /Roll back/ })).toHaveCount(0);
+  await expect(page.getByRole("button", { name: /^Delete/ })).toHaveCount(0);
   await page.goto(`/features/${NAME}/edit`);
   await expect(page.getByText("Your role cannot create or edit features")).toBeVisible();
   await shot(page, "17-viewer");
+});
+
+test("an admin deletes a feature, an entity and a user, each after confirming", async ({ page, request }) => {
+  const headers = { Authorization: `Bearer ${await token(request, "admin")}` };
+  const entity = `e2e_gone_${Date.now() % 100000}`;
+  const user = `e2e_gone_user_${Date.now() % 100000}`;
+  expect((await request.post("/api/v1/entities", { headers, data: { name: entity } })).ok()).toBeTruthy();
+  const created = await request.post("/api/v1/users", {
+    headers,
+    data: { name: user, password: "a long e2e passphrase", role: "viewer" },
+  });
+  expect(created.ok()).toBeTruthy();
+  await signIn(page, "admin");
+
+  await page.goto(`/features/${NAME}?tab=versions`);
+  // changes made in the dashboard are recorded as the signed-in user, not the server's OS user
+  await expect(page.getByRole("table", { name: "Versions" }).getByText("e2e_admin").first()).toBeVisible();
+  await page.getByRole("button", { name: `Delete feature ${NAME}` }).click();
+  const dialog = page.getByRole("dialog", { name: `Delete feature ${NAME}?` });
+  await expect(dialog).toBeVisible();
+  await expectAccessible(page);
+  await shot(page, "18-delete-confirmation");
+  await dialog.getByRole("button", { name: "Cancel" }).click(); // nothing happens without confirming
+  await expect(page.getByRole("heading", { name: new RegExp(NAME) })).toBeVisible();
+  await page.getByRole("button", { name: `Delete feature ${NAME}` }).click();
+  await dialog.getByRole("button", { name: "Delete" }).click();
+  await expect(page.getByRole("table", { name: "Features" })).toBeVisible();
+  expect((await request.get(`/api/v1/features/${NAME}`, { headers })).status()).toBe(404);
+
+  await page.goto("/groups");
+  await page.getByRole("button", { name: `Delete entity ${entity}` }).click();
+  await page.getByRole("dialog", { name: `Delete entity ${entity}?` }).getByRole("button", { name: "Delete" }).click();
+  await expect(page.getByRole("table", { name: "Entities" }).getByText(entity, { exact: true })).toHaveCount(0);
+
+  await page.goto("/users");
+  await page.getByRole("button", { name: `Delete user ${user}` }).click();
+  await page.getByRole("dialog", { name: `Delete user ${user}?` }).getByRole("button", { name: "Delete" }).click();
+  await expect(page.getByRole("table", { name: "Users" }).getByText(user, { exact: true })).toHaveCount(0);
 });

@@ -22,6 +22,7 @@ from fstore.auth.throttle import LoginThrottle
 from fstore.auth.tokens import TokenPair, check_secret, throwaway_secret
 from fstore.config import Settings
 from fstore.errors import AuthenticationError, ConfigurationError, PermissionDeniedError
+from fstore.registry.acting import act_as
 
 log = logging.getLogger("fstore.api")
 
@@ -184,6 +185,7 @@ async def authorize(request: Request) -> None:
     auth: Auth = request.app.state.auth
     principal = await auth.authenticate(request)
     state.principal = principal
+    act_as(principal.name)  # the registry records this request's changes as the principal
     if not principal.role.allows(required):
         who = f"{principal.name} is {principal.role.value}"
         raise PermissionDeniedError(

@@ -11,15 +11,23 @@ Swagger UI (``/docs``) and ReDoc (``/redoc``) load their files from ``/vendor/``
 npm's ``swagger-ui-dist`` and ``redoc`` by the build), so they work without internet access.
 A checkout without the build answers ``/`` with a page saying how to build it, and the docs
 fall back to the CDN.
+
+The build writes a brotli (``.br``) and a gzip (``.gz``) copy next to each text file
+(``web/scripts/compress.mjs``); a browser that accepts one gets it with ``Content-Encoding``
+(and ``Vary: Accept-Encoding``), so no request pays for compression. Hashed assets are cached
+for a year, everything else is revalidated.
 """
 
 from __future__ import annotations
 
 import logging
+import mimetypes
+import re
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -30,6 +38,9 @@ WEB_DIST = Path(__file__).resolve().parent.parent / "web_dist"
 # Paths the API owns: the fallback never answers under them.
 API_PREFIXES = ("/api/", "/health/", "/metrics", "/openapi.json", "/docs", "/redoc")
 _IMMUTABLE = "public, max-age=31536000, immutable"  # Vite names assets by their content hash
+# Precompressed copies the build writes, best first: (Content-Encoding, file suffix).
+_ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
+_REFUSED = re.compile(r"q=0(\.0{0,3})?")
 
 NOT_BUILT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>FStore</title></head>
@@ -55,6 +66,28 @@ def _file(root: Path, relative: str) -> Path | None:
     return None
 
 
+def accepted_encodings(header: str) -> set[str]:
+    """The codings an ``Accept-Encoding`` header allows (``q=0`` refuses one)."""
+    allowed = set()
+    for part in header.split(","):
+        coding, *params = (p.strip() for p in part.split(";"))
+        if coding and not any(_REFUSED.fullmatch(p.replace(" ", "")) for p in params):
+            allowed.add(coding.lower())
+    return allowed
+
+
+def _send_file(found: Path, cache: str, accept: str) -> FileResponse:
+    """``found``, or its precompressed copy in the best coding ``accept`` allows."""
+    headers = {"Cache-Control": cache, "Vary": "Accept-Encoding"}
+    allowed = accepted_encodings(accept)
+    for coding, suffix in _ENCODINGS:
+        copy = found.with_name(found.name + suffix)
+        if (coding in allowed or "*" in allowed) and copy.is_file():
+            media_type = mimetypes.guess_type(found.name)[0] or "application/octet-stream"
+            return FileResponse(copy, headers={**headers, "Content-Encoding": coding}, media_type=media_type)
+    return FileResponse(found, headers=headers)
+
+
 def _dashboard(root: Path, not_found: ASGIApp) -> ASGIApp:
     """The router's default (what answers when no route matched): the build's files and the
     app's pages for GET / HEAD outside the API's prefixes, ``not_found`` for the rest. Being
@@ -62,23 +95,24 @@ def _dashboard(root: Path, not_found: ASGIApp) -> ASGIApp:
     into something else."""
     index = root / "index.html"
 
-    def answer(path: str) -> Response:
+    def answer(path: str, accept: str) -> Response:
         found = _file(root, path)
         if found is not None:
             cache = _IMMUTABLE if path.startswith("assets/") else "no-cache"
-            return FileResponse(found, headers={"Cache-Control": cache})
+            return _send_file(found, cache, accept)
         if path.startswith(("assets/", "vendor/")):  # a missing file, not a page of the app
             return Response("not found", status_code=404, media_type="text/plain")
         if not index.is_file():
             return HTMLResponse(NOT_BUILT, status_code=200, headers={"Cache-Control": "no-cache"})
-        return FileResponse(index, headers={"Cache-Control": "no-cache"})
+        return _send_file(index, "no-cache", accept)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or path.startswith(API_PREFIXES):
             await not_found(scope, receive, send)
             return
-        await answer(path.lstrip("/"))(scope, receive, send)
+        accept = Headers(scope=scope).get("accept-encoding", "")
+        await answer(path.lstrip("/"), accept)(scope, receive, send)
 
     return app
 

@@ -8,6 +8,7 @@ history record land together or not at all.
 from __future__ import annotations
 
 from fstore.backends.metadata.base import MetadataStore, Write
+from fstore.registry.acting import acting_as
 from fstore.registry.features import FeatureOps
 from fstore.registry.groups import GroupOps
 from fstore.registry.records import check_transformer_fits, definition_of
@@ -16,10 +17,15 @@ from fstore.registry.records import check_transformer_fits, definition_of
 class Registry(FeatureOps, GroupOps):
     def __init__(self, metadata: MetadataStore, actor: str = "") -> None:
         self.metadata = metadata
-        self.actor = actor
+        self.default_actor = actor
         # Counts this client's own writes: the store's generation() only reflects other
         # clients', and caches must notice both.
         self.revision = 0
+
+    @property
+    def actor(self) -> str:
+        """Who changes are recorded as: the API request's principal, else the default."""
+        return acting_as(self.default_actor)
 
     async def _write(self, ops: list[Write]) -> None:
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from fstore.backends.metadata.base import Delete, Kind, MetadataStore, Put, Write
+from fstore.backends.metadata.base import Delete, Kind, MetadataStore, Put, Query, Write
 from fstore.errors import (
     DependencyCycleError,
     DependencyError,
@@ -49,42 +49,34 @@ class FeatureOps:
         return Feature.model_validate(doc)
 
     async def list_features(self, **filters: Any) -> list[Feature]:
-        """The features that match the filters of ``page_features``, in stored order."""
-        return [Feature.model_validate(d) for d in await self._matching(**filters)]
+        """The features that match the filters of ``page_features``, by name."""
+        features, _ = await self.page_features(**filters)
+        return features
 
     async def page_features(
-        self, *, limit: int | None = None, offset: int = 0, **filters: Any
-    ) -> tuple[list[Feature], int]:
-        """The features that match, sorted by name, from ``offset`` (at most ``limit``), and
-        how many match. Stored documents are filtered before they become models: a page of
-        10,000 features validates only its own."""
-        docs = await self._matching(**filters)
-        docs.sort(key=lambda d: str(d.get("name", "")))
-        end = None if limit is None else offset + limit
-        return [Feature.model_validate(d) for d in docs[offset:end]], len(docs)
-
-    async def _matching(
         self,
         *,
+        limit: int | None = None,
+        offset: int = 0,
         group: str | None = None,
         entity: str | None = None,
         tag: str | None = None,
         type: FeatureType | str | None = None,
         name_contains: str | None = None,
         owner: str | None = None,
-    ) -> list[dict[str, Any]]:
-        kind = None if type is None else FeatureType(type).value
-        needle = None if name_contains is None else name_contains.lower()
-        return [
-            d
-            for d in await self.metadata.list(Kind.FEATURES)
-            if (group is None or d.get("group") == group)
-            and (entity is None or d.get("entity") == entity)
-            and (tag is None or tag in (d.get("tags") or ()))
-            and (kind is None or d.get("type") == kind)
-            and (needle is None or needle in str(d.get("name", "")).lower())
-            and (owner is None or d.get("owner", "") == owner)
-        ]
+    ) -> tuple[list[Feature], int]:
+        """The features that match, sorted by name, from ``offset`` (at most ``limit``), and
+        how many match. The metadata store filters, counts and pages (a page of 10,000
+        features reads and validates only its own)."""
+        equals = {"group": group, "entity": entity, "owner": owner}
+        equals["type"] = None if type is None else FeatureType(type).value
+        query = Query(
+            equals={k: v for k, v in equals.items() if v is not None},
+            contains={} if tag is None else {"tags": tag},
+            key_contains=name_contains,  # a feature's key is its name
+        )
+        docs, total = await self.metadata.find(Kind.FEATURES, query, limit=limit, offset=offset)
+        return [Feature.model_validate(d) for d in docs], total
 
     async def register_feature(
         self,

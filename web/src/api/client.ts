@@ -40,7 +40,7 @@ export interface TokenSource {
 
 let tokens: TokenSource | null = null;
 
-export function useTokens(source: TokenSource | null): void {
+export function setTokenSource(source: TokenSource | null): void {
   tokens = source;
 }
 

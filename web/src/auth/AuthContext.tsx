@@ -1,5 +1,6 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
-import { ApiError, useTokens, type Schemas } from "../api/client";
+import { ApiError, setTokenSource, type Schemas } from "../api/client";
+import { dropEarly, early } from "../api/early";
 import { Session, whoAmI } from "./session";
 
 export type Principal = Schemas["PrincipalOut"];
@@ -18,35 +19,43 @@ interface AuthState {
 
 const AuthContext = createContext<AuthState | null>(null);
 
-export function AuthProvider({ children }: { children: ReactNode }) {
-  const session = useMemo(() => new Session(), []);
+/** ``session``: the one main.tsx made to start the first calls with; else a new one. */
+export function AuthProvider({ children, session: given }: { children: ReactNode; session?: Session }) {
+  const session = useMemo(() => given ?? new Session(), [given]);
   const [principal, setPrincipal] = useState<Principal | null>(null);
   const [status, setStatus] = useState<AuthState["status"]>("loading");
   const [error, setError] = useState<string | null>(null);
 
-  const load = useCallback(async () => {
-    try {
-      setPrincipal(await whoAmI());
-      setStatus("signedIn");
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 401) {
-        setPrincipal(null);
-        setStatus("signedOut");
-      } else {
-        setError(e instanceof Error ? e.message : String(e));
-        setStatus("error");
-      }
-    }
-  }, []);
+  const load = useCallback(
+    () =>
+      early("me", whoAmI).then(
+        (me) => {
+          setPrincipal(me);
+          setStatus("signedIn");
+        },
+        (e: unknown) => {
+          if (e instanceof ApiError && e.status === 401) {
+            dropEarly();
+            setPrincipal(null);
+            setStatus("signedOut");
+          } else {
+            setError(e instanceof Error ? e.message : String(e));
+            setStatus("error");
+          }
+        },
+      ),
+    [],
+  );
 
   useEffect(() => {
-    useTokens(session);
-    session.onExpired = () => {
+    setTokenSource(session);
+    session.whenExpired(() => {
+      dropEarly();
       setPrincipal(null);
       setStatus("signedOut");
-    };
+    });
     void load();
-    return () => useTokens(null);
+    return () => setTokenSource(null);
   }, [session, load]);
 
   const value = useMemo<AuthState>(() => {
@@ -64,6 +73,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       },
       signOut: async () => {
         await session.signOut();
+        dropEarly();
         setPrincipal(null);
         setStatus("signedOut");
       },

@@ -1,4 +1,4 @@
-import { api, ok, useTokens } from "../api/client";
+import { api, ok, setTokenSource } from "../api/client";
 import { Session } from "./session";
 
 const tokens = (n: number) => ({ access_token: `access-${n}`, refresh_token: `refresh-${n}`, expires_in: 900 });
@@ -8,7 +8,7 @@ const json = (body: unknown, status = 200) =>
 afterEach(() => {
   vi.unstubAllGlobals();
   sessionStorage.clear();
-  useTokens(null);
+  setTokenSource(null);
 });
 
 test("an expired access token is renewed once, silently, and the request retried", async () => {
@@ -29,7 +29,7 @@ test("an expired access token is renewed once, silently, and the request retried
     return json({ name: "ana", role: "editor", kind: "user" });
   });
   const session = new Session();
-  useTokens(session);
+  setTokenSource(session);
   await session.signIn("ana", "a long passphrase");
   const [first, second] = await Promise.all([ok(api.GET("/api/v1/auth/me")), ok(api.GET("/api/v1/auth/me"))]);
   expect(first.name).toBe("ana");
@@ -47,8 +47,8 @@ test("a refused refresh ends the session", async () => {
   });
   const session = new Session();
   const expired = vi.fn();
-  session.onExpired = expired;
-  useTokens(session);
+  session.whenExpired(expired);
+  setTokenSource(session);
   await session.signIn("ana", "a long passphrase");
   await expect(ok(api.GET("/api/v1/auth/me"))).rejects.toThrow("spent");
   expect(expired).toHaveBeenCalledOnce();

@@ -16,12 +16,17 @@ export class Session implements TokenSource {
   private stored: Stored | null;
   private renewing: Promise<boolean> | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
-  onExpired: () => void = () => {};
+  private onExpired: () => void = () => {};
 
   constructor() {
     const text = sessionStorage.getItem(KEY);
     this.stored = text ? (JSON.parse(text) as Stored) : null;
     this.schedule();
+  }
+
+  /** Calls ``callback`` when the session ends because it could not be renewed. */
+  whenExpired(callback: () => void): void {
+    this.onExpired = callback;
   }
 
   get signedIn(): boolean {

@@ -1,9 +1,10 @@
 import EditIcon from "@mui/icons-material/Edit";
 import { Box, Breadcrumbs, Button, Stack, Tab, Tabs, Typography } from "@mui/material";
 import { useState } from "react";
-import { Link, useParams, useSearchParams } from "react-router-dom";
+import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { api, ok } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
+import { ConfirmDelete } from "../components/ConfirmDelete";
 import { Async } from "../components/states";
 import { useApi } from "../hooks/useApi";
 import { LineagePanel } from "./feature/LineagePanel";
@@ -25,7 +26,8 @@ const LABELS: Record<(typeof TABS)[number], string> = {
 
 export default function FeatureDetail() {
   const name = useParams().name!;
-  const { canEdit } = useAuth();
+  const { canEdit, isAdmin } = useAuth();
+  const navigate = useNavigate();
   const [params, setParams] = useSearchParams();
   const tab = (params.get("tab") as (typeof TABS)[number]) ?? "overview";
   const [tick, setTick] = useState(0);
@@ -61,11 +63,23 @@ export default function FeatureDetail() {
                   </Typography>
                   <Typography color="text.secondary">{feature.description || "No description."}</Typography>
                 </Box>
-                {canEdit && (
-                  <Button variant="outlined" startIcon={<EditIcon />} component={Link} to={`/features/${encodeURIComponent(name)}/edit`}>
-                    Edit
-                  </Button>
-                )}
+                <Stack direction="row" spacing={1}>
+                  {canEdit && (
+                    <Button variant="outlined" startIcon={<EditIcon />} component={Link} to={`/features/${encodeURIComponent(name)}/edit`}>
+                      Edit
+                    </Button>
+                  )}
+                  {isAdmin && (
+                    <ConfirmDelete
+                      what={`feature ${name}`}
+                      consequences="Its versions and all its values (offline and online) are deleted too; a feature others depend on is refused. This cannot be undone."
+                      onDelete={async () => {
+                        await ok(api.DELETE("/api/v1/features/{name}", { params: { path: { name } } }));
+                        navigate("/features", { replace: true });
+                      }}
+                    />
+                  )}
+                </Stack>
               </Stack>
               <Tabs
                 value={tab}

@@ -11,7 +11,7 @@ import {
   TextField,
   Typography,
 } from "@mui/material";
-import { useEffect, useState, type FormEvent } from "react";
+import { useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { api, ok, type Feature } from "../api/client";
 import { fieldErrors } from "../api/fieldErrors";
@@ -80,10 +80,8 @@ function Form({ feature, kind, params }: { feature?: Feature; kind: string; para
     }),
     [],
   );
-  useEffect(() => {
-    const first = choices.data?.entities[0]?.name;
-    if (!editing && !values.entity && first) setValues((v) => ({ ...v, entity: first }));
-  }, [choices.data, editing, values.entity]);
+  const firstEntity = choices.data?.entities[0]?.name;
+  if (!editing && !values.entity && firstEntity) setValues((v) => ({ ...v, entity: firstEntity })); // a default, once loaded
 
   const set = <K extends keyof Values>(key: K) => (value: Values[K]) => setValues((v) => ({ ...v, [key]: value }));
   const text = (key: keyof Values, label: string, extra: object = {}) => ({

@@ -37,7 +37,7 @@ test("pages and searches on the server", async () => {
   await userEvent.click(screen.getByRole("button", { name: /next page/i }));
   expect(await screen.findByRole("link", { name: "f_025" })).toBeInTheDocument();
   await userEvent.type(screen.getByRole("searchbox", { name: "Search by name" }), "f_05");
-  await waitFor(() => expect(screen.getByText("1–10 of 10")).toBeInTheDocument());
+  await waitFor(() => expect(screen.getByText("1–10 of 10")).toBeInTheDocument(), { timeout: 10000 });
   const searched = calls.filter((u) => u.pathname === "/api/v1/features").at(-1)!;
   expect(searched.searchParams.get("q")).toBe("f_05");
   expect(searched.searchParams.get("offset")).toBe("0");

@@ -18,14 +18,11 @@ import {
 } from "@mui/material";
 import { useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router-dom";
-import { api, ok } from "../api/client";
+import { FEATURE_FILTERS as FILTERS, featureChoices, featurePage, featuresQuery, type FeatureFilter as Filter } from "../api/pageCalls";
 import { useAuth } from "../auth/AuthContext";
 import { EmptyState, ErrorState, LoadDemoHint, Loading } from "../components/states";
 import { useApi } from "../hooks/useApi";
 import { useDebounced } from "../hooks/useDebounced";
-
-const FILTERS = ["group", "entity", "tag", "type", "owner"] as const;
-type Filter = (typeof FILTERS)[number];
 
 export default function Features() {
   const { canEdit } = useAuth();
@@ -46,27 +43,9 @@ export default function Features() {
     setParams(next, { replace: true });
   };
 
-  const choices = useApi(
-    async () => ({
-      groups: await ok(api.GET("/api/v1/groups")),
-      entities: await ok(api.GET("/api/v1/entities")),
-    }),
-    [],
-  );
-  const query = {
-    q: q || undefined,
-    group: filters.group || undefined,
-    entity: filters.entity || undefined,
-    tag: filters.tag || undefined,
-    type: (filters.type || undefined) as "numerical" | "categorical" | undefined,
-    owner: filters.owner || undefined,
-    limit,
-    offset: page * limit,
-  };
-  const state = useApi(
-    () => ok(api.GET("/api/v1/features", { params: { query } })),
-    [JSON.stringify(query)],
-  );
+  const choices = useApi(featureChoices, []);
+  const query = featuresQuery(params, q);
+  const state = useApi(() => featurePage(query), [JSON.stringify(query)]);
   const filtered = Boolean(q) || FILTERS.some((f) => filters[f]);
 
   return (

@@ -22,6 +22,7 @@ import { Link } from "react-router-dom";
 import { api, message, ok, type FeatureGroup } from "../api/client";
 import { fieldErrors } from "../api/fieldErrors";
 import { useAuth } from "../auth/AuthContext";
+import { ConfirmDelete } from "../components/ConfirmDelete";
 import { Async, EmptyState } from "../components/states";
 import { useApi } from "../hooks/useApi";
 
@@ -127,12 +128,14 @@ function GroupCard({ group, onChanged }: { group: FeatureGroup; onChanged: () =>
               Add
             </Button>
             {isAdmin && (
-              <Button
-                color="error"
-                onClick={() => void act(() => ok(api.DELETE("/api/v1/groups/{name}", { params: { path: { name: group.name } } })))}
-              >
-                Delete group
-              </Button>
+              <ConfirmDelete
+                what={`group ${group.name}`}
+                consequences="Its features stay registered; this cannot be undone."
+                onDelete={async () => {
+                  await ok(api.DELETE("/api/v1/groups/{name}", { params: { path: { name: group.name } } }));
+                  onChanged();
+                }}
+              />
             )}
           </Box>
         )}
@@ -205,7 +208,7 @@ function NewEntity({ onCreated }: { onCreated: () => void }) {
 }
 
 export default function Groups() {
-  const { canEdit } = useAuth();
+  const { canEdit, isAdmin } = useAuth();
   const groups = useApi(() => ok(api.GET("/api/v1/groups")), []);
   const entities = useApi(() => ok(api.GET("/api/v1/entities")), []);
   return (
@@ -243,6 +246,7 @@ export default function Groups() {
                   <TableCell>Id type</TableCell>
                   <TableCell>Description</TableCell>
                   <TableCell>Features</TableCell>
+                  {isAdmin && <TableCell>Actions</TableCell>}
                 </TableRow>
               </TableHead>
               <TableBody>
@@ -255,6 +259,19 @@ export default function Groups() {
                     <TableCell>
                       <Link to={`/features?entity=${encodeURIComponent(e.name)}`}>Its features</Link>
                     </TableCell>
+                    {isAdmin && (
+                      <TableCell>
+                        <ConfirmDelete
+                          size="small"
+                          what={`entity ${e.name}`}
+                          consequences="An entity that features still use cannot be deleted; this cannot be undone."
+                          onDelete={async () => {
+                            await ok(api.DELETE("/api/v1/entities/{name}", { params: { path: { name: e.name } } }));
+                            entities.reload();
+                          }}
+                        />
+                      </TableCell>
+                    )}
                   </TableRow>
                 ))}
               </TableBody>

@@ -1,6 +1,6 @@
 import { Box, Button, Chip, Grid, Paper, Stack, Typography } from "@mui/material";
 import { Link } from "react-router-dom";
-import { api, ok } from "../api/client";
+import { overview } from "../api/pageCalls";
 import { ChangeList } from "../components/ChangeList";
 import { LineChartCard } from "../components/LazyCharts";
 import { Stat } from "../components/Stat";
@@ -10,7 +10,7 @@ import { useApi } from "../hooks/useApi";
 const fmt = (n: number | null | undefined, digits = 1) => (n == null ? "–" : n.toFixed(digits));
 
 export default function Overview() {
-  const state = useApi(() => ok(api.GET("/api/v1/overview")), []);
+  const state = useApi(overview, []);
   return (
     <Box>
       <Typography variant="h4" component="h1" gutterBottom>

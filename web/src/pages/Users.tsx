@@ -18,6 +18,7 @@ import { api, message, ok, type Role } from "../api/client";
 import { fieldErrors } from "../api/fieldErrors";
 import { useAuth } from "../auth/AuthContext";
 import { Async, EmptyState } from "../components/states";
+import { ConfirmDelete } from "../components/ConfirmDelete";
 import { useApi } from "../hooks/useApi";
 
 const ROLES: Role[] = ["viewer", "editor", "admin"];
@@ -71,6 +72,7 @@ function UsersTable() {
                 <TableCell>Name</TableCell>
                 <TableCell>Role</TableCell>
                 <TableCell>Status</TableCell>
+                <TableCell>Actions</TableCell>
               </TableRow>
             </TableHead>
             <TableBody>
@@ -84,6 +86,17 @@ function UsersTable() {
                     <Button size="small" onClick={() => void update(u.name, { disabled: !u.disabled })}>
                       {u.disabled ? "Enable" : "Disable"}
                     </Button>
+                  </TableCell>
+                  <TableCell>
+                    <ConfirmDelete
+                      size="small"
+                      what={`user ${u.name}`}
+                      consequences="The user can no longer sign in (the last enabled admin cannot be deleted). This cannot be undone."
+                      onDelete={async () => {
+                        await ok(api.DELETE("/api/v1/users/{name}", { params: { path: { name: u.name } } }));
+                        state.reload();
+                      }}
+                    />
                   </TableCell>
                 </TableRow>
               ))}

@@ -7,8 +7,9 @@ of writes atomically.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
@@ -68,6 +69,28 @@ class Delete:
 
 Write = Put | Delete
 
+_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """Which documents of a kind ``find`` answers with; every condition must hold. Fields are
+    top-level fields of the registry's documents.
+
+    ``equals``: the field's value equals the value. ``contains``: the field is a list that holds
+    the value. ``key_contains``: the document's key contains the text, ignoring case (a
+    feature's key is its name; stores answer it without reading the documents).
+    """
+
+    equals: Mapping[str, Any] = field(default_factory=dict)
+    contains: Mapping[str, Any] = field(default_factory=dict)
+    key_contains: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in [*self.equals, *self.contains]:
+            if not _FIELD.fullmatch(name):
+                raise ValueError(f"not a document field name: {name!r}")
+
 
 @runtime_checkable
 class MetadataStore(Protocol):
@@ -82,6 +105,13 @@ class MetadataStore(Protocol):
 
     async def list(self, kind: Kind, ref: str | None = None) -> list[dict[str, Any]]:
         """All documents of ``kind`` (those whose ref equals ``ref`` if given), ordered by key."""
+
+    async def find(
+        self, kind: Kind, query: Query, *, limit: int | None = None, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The documents of ``kind`` that match ``query``, ordered by key, from ``offset`` (at
+        most ``limit``; ``0`` for none), and how many match. The store filters, counts and
+        pages: a page of a large kind never reads the whole kind."""
 
     async def write(self, ops: Sequence[Write]) -> None:
         """Apply all ops atomically: either every op lands or none does.

@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -61,7 +62,7 @@ from pymongo.errors import (
     PyMongoError,
 )
 
-from fstore.backends.metadata.base import KIND_NOUNS, Delete, Kind, Put, Write
+from fstore.backends.metadata.base import KIND_NOUNS, Delete, Kind, Put, Query, Write
 from fstore.errors import AlreadyExistsError, ConfigurationError, NotFoundError, StoreUnavailableError
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,15 @@ def mask_url(url: str) -> str:
 
 def _hosts(url: str) -> str:
     return urlsplit(url).netloc.rsplit("@", 1)[-1] or "localhost"
+
+
+def _filter(query: Query) -> dict[str, Any]:
+    """``query`` as a MongoDB filter on the nested documents (a list field matches an element)."""
+    where: dict[str, Any] = {f"doc.{name}": value for name, value in query.equals.items()}
+    where.update({f"doc.{name}": value for name, value in query.contains.items()})
+    if query.key_contains is not None:
+        where["_id"] = {"$regex": re.escape(query.key_contains), "$options": "i"}
+    return where
 
 
 class _Conflict(Exception):
@@ -248,6 +258,20 @@ class MongoMetadataStore:
             cursor = self._colls[Kind(kind)].find(query, {"_id": 0, "doc": 1})
             docs = await cursor.sort("_id", ASCENDING).batch_size(100_000).to_list()
         return [d["doc"] for d in docs]
+
+    async def find(
+        self, kind: Kind, query: Query, *, limit: int | None = None, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]:
+        self._require_open()
+        coll = self._colls[Kind(kind)]
+        where = _filter(query)
+        with self._guard():
+            total = await coll.count_documents(where)
+            docs: list[dict[str, Any]] = []
+            if limit != 0 and offset < total:
+                cursor = coll.find(where, {"_id": 0, "doc": 1}).sort("_id", ASCENDING).skip(offset)
+                docs = await (cursor if limit is None else cursor.limit(limit)).to_list()
+        return [d["doc"] for d in docs], total
 
     # -- writes -------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from fstore.backends.metadata.base import KIND_NOUNS, Delete, Kind, Put, Write
+from fstore.backends.metadata.base import KIND_NOUNS, Delete, Kind, Put, Query, Write
 from fstore.backends.sqlite_common import (
     connect,
     migrate,
@@ -51,6 +51,23 @@ _UPSERT = {
     for k in Kind
 }
 _DELETE = {k: f'DELETE FROM "{k}" WHERE key = ?' for k in Kind}
+
+
+def _where(query: Query) -> tuple[str, list[Any]]:
+    """``query`` as a WHERE clause on the JSON documents, and its parameters (field names
+    are checked identifiers; every value is a parameter)."""
+    terms: list[str] = []
+    params: list[Any] = []
+    for name, value in query.equals.items():
+        terms.append(f"json_extract(doc, '$.{name}') = ?")
+        params.append(value)
+    for name, value in query.contains.items():
+        terms.append(f"EXISTS (SELECT 1 FROM json_each(doc, '$.{name}') WHERE value = ?)")
+        params.append(value)
+    if query.key_contains is not None:
+        terms.append("instr(lower(key), ?) > 0")
+        params.append(query.key_contains.lower())
+    return (" WHERE " + " AND ".join(terms)) if terms else "", params
 
 
 class SQLiteMetadataStore:
@@ -106,6 +123,23 @@ class SQLiteMetadataStore:
             raise unavailable(STORE, exc) from exc
         loads = orjson.loads
         return [loads(doc) for (doc,) in rows]
+
+    async def find(
+        self, kind: Kind, query: Query, *, limit: int | None = None, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]:
+        where, params = _where(query)
+        table = Kind(kind).value
+        conn = self._db()
+        try:
+            total = conn.execute(f'SELECT count(*) FROM "{table}"{where}', params).fetchone()[0]
+            rows = []
+            if limit != 0 and offset < total:
+                page = f'SELECT doc FROM "{table}"{where} ORDER BY key LIMIT ? OFFSET ?'
+                rows = conn.execute(page, [*params, -1 if limit is None else limit, offset]).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise unavailable(STORE, exc) from exc
+        loads = orjson.loads
+        return [loads(doc) for (doc,) in rows], total
 
     async def write(self, ops: Sequence[Write]) -> None:
         if not ops:

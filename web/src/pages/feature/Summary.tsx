@@ -1,4 +1,5 @@
 import { Alert, Chip, Grid, Paper, Stack, Table, TableBody, TableCell, TableRow, Typography } from "@mui/material";
+import { useState } from "react";
 import type { Feature, Schemas } from "../../api/client";
 
 type Stats = Schemas["FeatureStatistics"];
@@ -15,9 +16,10 @@ function duration(seconds: number): string {
 
 /** How old the newest value is, against the feature's TTL. */
 export function Freshness({ feature, stats }: { feature: Feature; stats: Stats | undefined }) {
+  const [now] = useState(Date.now); // when the page was shown: a re-render does not change the age
   if (!stats) return null;
   if (!stats.last_event) return <Alert severity="info">No values stored yet.</Alert>;
-  const age = (Date.now() - new Date(stats.last_event).getTime()) / 1000;
+  const age = (now - new Date(stats.last_event).getTime()) / 1000;
   const ttl = feature.ttl_seconds;
   const text = `Newest value from ${new Date(stats.last_event).toLocaleString()} (${duration(age)} ago)`;
   if (!ttl) return <Alert severity="info">{text}; no TTL: values never expire.</Alert>;
