@@ -298,8 +298,8 @@ async def conflicts(store: FeatureStore) -> list[str]:
 
 
 async def reset(store: FeatureStore) -> None:
-    """Remove the demo's features (and their values), then its groups and the entity when
-    nothing else uses them; a user's objects of the same names are left alone."""
+    """Remove the demo's features (and their values), then its groups and the entity (the
+    one the demo created) when nothing else uses them; a user's objects are left alone."""
     await demo_aggregates.reset(store)
     own = {f.name for f in await store.list_features() if f.owner == DEMO_OWNER}
     for feature, _ in reversed(FEATURES):
@@ -309,8 +309,11 @@ async def reset(store: FeatureStore) -> None:
     for group in GROUPS:
         with suppress(NotFoundError, DependencyError):  # a user's features are in it
             await store.delete_group(group.name)
-    with suppress(NotFoundError, DependencyError):  # a user's features or groups use it
-        await store.delete_entity(ENTITY.name)
+    with suppress(NotFoundError):
+        entity = await store.get_entity(ENTITY.name)
+        if (entity.join_key, entity.description) == (ENTITY.join_key, ENTITY.description):
+            with suppress(DependencyError):  # a user's features or groups use it
+                await store.delete_entity(ENTITY.name)
 
 
 async def register(store: FeatureStore) -> None:

@@ -172,32 +172,30 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def click_module() -> Any:
-    """The click that Typer runs on: its vendored copy (``typer._click``) in recent Typer
-    releases, else the click package."""
-    import typer.core
+def click_part(name: str) -> Any:
+    """A module of the click that Typer runs on (``exceptions``, ``globals``): its vendored
+    copy (``typer._click``) in recent Typer releases, else the click package's."""
+    import importlib
 
-    vendored = getattr(typer.core, "_click", None)
-    if vendored is not None:
-        return vendored
-    import click
-
-    return click
+    try:
+        return importlib.import_module(f"typer._click.{name}")
+    except ImportError:
+        return importlib.import_module(f"click.{name}")
 
 
 @contextmanager
 def guard() -> Iterator[None]:
     """User errors become ``error: …`` on stderr and the error's exit code (no traceback);
     with ``--json`` a JSON object, usage errors included."""
-    click = click_module()
+    clicks = click_part("exceptions")
     try:
         yield
     except (typer.Exit, typer.Abort, BrokenPipeError):  # Typer exits quietly on a closed pipe
         raise
-    except click.ClickException as exc:
+    except clicks.ClickException as exc:
         if not _state["json_errors"]:
             raise  # click prints the usage and the message
-        kind = "UsageError" if isinstance(exc, click.UsageError) else type(exc).__name__
+        kind = "UsageError" if isinstance(exc, clicks.UsageError) else type(exc).__name__
         report(Failure(exc.exit_code, _one_line(exc.format_message()), kind))
         raise typer.Exit(exc.exit_code) from None
     except BaseException as exc:

@@ -40,9 +40,9 @@ def missing_parts(config: Settings) -> list[Path]:
 
 def command_path() -> tuple[str, ...]:
     """The running command's path below the root (``("entities", "create")``)."""
-    from fstore.cli.runner import click_module
+    from fstore.cli.runner import click_part
 
-    ctx = click_module().get_current_context(silent=True)
+    ctx = click_part("globals").get_current_context(silent=True)
     names: list[str] = []
     while ctx is not None and ctx.parent is not None:
         names.append(ctx.info_name or "")
