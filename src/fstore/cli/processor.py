@@ -41,13 +41,11 @@ def run(
     import logging.config
 
     from fstore.api.observability import logging_config
-    from fstore.cli.runner import guard, home_source, settings
-    from fstore.cli.store_home import check_store
+    from fstore.cli.runner import guard, settings
     from fstore.streaming.processor import ProcessorOptions, run_processor
 
     with guard():
         config = settings(long_running=True)
-        check_store(config, home_source())
         logging.config.dictConfig(logging_config(config.log_json))
         options = ProcessorOptions(group_id=group_id, batch_size=batch_size, batch_timeout=batch_timeout)
         asyncio.run(run_processor(config, options, ingest_topics=topics, metrics_port=metrics_port))

@@ -3,7 +3,7 @@
 A command on a store that does not exist is an error naming where it looked (a mistyped
 ``--home`` or ``FSTORE_HOME`` must not quietly give a new, empty store); only ``fstore init``
 and the commands that set a store up (``demo``, ``serve``, ``entities create``, ``users
-create-admin``) create one, and say so.
+create-admin``; and the long-running ``processor run``) create one, and say so.
 """
 
 from __future__ import annotations
