@@ -30,18 +30,27 @@ def fstore_env(home: Path, **extra: str) -> dict[str, str]:
     return {**env, "FSTORE_HOME": str(home), **extra}
 
 
+def run_process(home: Path, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python ARGV`` with ``FSTORE_HOME=home`` and no other FStore settings but ``env``."""
+    return subprocess.run(
+        [sys.executable, *argv],
+        capture_output=True,
+        text=True,
+        env=fstore_env(home, **env),
+        timeout=300,
+        check=False,
+    )
+
+
+def run_fstore(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return run_process(home, "-m", "fstore.cli", *args, **env)
+
+
 def run_blocked(home: Path, blocked: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """``fstore ARGS`` in a process where the module ``blocked`` cannot be imported (as when
     its extra is not installed)."""
     code = f"import sys; sys.modules[{blocked!r}] = None; from fstore.cli import main; main({list(args)!r})"
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env=fstore_env(home, **env),
-        timeout=120,
-        check=False,
-    )
+    return run_process(home, "-c", code, **env)
 
 
 def one_error_line(stderr: str) -> str:
@@ -113,14 +122,7 @@ def test_a_read_command_on_a_missing_home_is_an_error(cli: Cli, tmp_path: Path) 
     line = cli("features", "list", code=6).error_line()
     assert str(cli.home.absolute()) in line and "--home" in line and "fstore init" in line
     assert not cli.home.exists()
-    env_run = subprocess.run(
-        [sys.executable, "-m", "fstore.cli", "entities", "list"],
-        capture_output=True,
-        text=True,
-        env=fstore_env(tmp_path / "typo"),
-        timeout=60,
-        check=False,
-    )
+    env_run = run_fstore(tmp_path / "typo", "entities", "list")
     assert env_run.returncode == 6
     assert "FSTORE_HOME" in one_error_line(env_run.stderr)
     assert not (tmp_path / "typo").exists()
@@ -178,14 +180,7 @@ def run_in_terminal(home: Path, *args: str) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("progress") / "home"
-    done = subprocess.run(
-        [sys.executable, "-m", "fstore.cli", *SMALL_DEMO, "--json"],
-        capture_output=True,
-        text=True,
-        env=fstore_env(home),
-        timeout=300,
-        check=False,
-    )
+    done = run_fstore(home, *SMALL_DEMO, "--json")
     assert done.returncode == 0, done.stderr
     return home
 
@@ -245,14 +240,7 @@ def test_a_missing_extra_is_one_line_naming_it(
 
 
 def test_the_secret_key_error_mentions_dev(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "fstore.cli", "serve", "--port", "9"],
-        capture_output=True,
-        text=True,
-        env=fstore_env(tmp_path / "home"),
-        timeout=120,
-        check=False,
-    )
+    done = run_fstore(tmp_path / "home", "serve", "--port", "9")
     assert done.returncode == 6
     line = one_error_line(done.stderr)
     assert "FSTORE_SECRET_KEY" in line and "--dev" in line
