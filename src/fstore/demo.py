@@ -10,6 +10,7 @@ history, and a labelled set of entity rows for a point-in-time training set; and
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from fstore import demo_aggregates
-from fstore.errors import AlreadyExistsError, NotFoundError
+from fstore.errors import AlreadyExistsError, DependencyError, NotFoundError
 from fstore.models import Entity, Feature, FeatureGroup, TransformerSpec
 
 if TYPE_CHECKING:
@@ -254,31 +255,85 @@ class DemoReport:
         }
 
 
+DEMO_OWNER = "demo"  # the owner of every demo feature: what tells them from a user's
+
+
+def _demo_feature_names() -> list[str]:
+    return [*(f.name for f, _ in FEATURES), *demo_aggregates.NAMES]
+
+
+def _demo_group_names() -> list[str]:
+    return [*(g.name for g in GROUPS), demo_aggregates.GROUP.name]
+
+
+async def is_loaded(store: FeatureStore) -> bool:
+    """Whether any of the demo's own features is registered (a user's feature of the same
+    name does not count)."""
+    names = set(_demo_feature_names())
+    return any(f.name in names and f.owner == DEMO_OWNER for f in await store.list_features())
+
+
+async def conflicts(store: FeatureStore) -> list[str]:
+    """The store's objects that carry a demo name but are not the demo's: the demo keeps to
+    its own names, so it reuses a ``customer`` entity keyed by ``customer_id`` and the demo's
+    groups, but never takes over a user's feature."""
+    found = []
+    names = set(_demo_feature_names())
+    for f in await store.list_features():
+        if f.name in names and f.owner != DEMO_OWNER:
+            found.append(f"feature {f.name!r} (owner {f.owner or 'none'!r})")
+    groups = {g.name: g for g in await store.list_groups()}
+    for name in _demo_group_names():
+        group = groups.get(name)
+        if group is not None and group.entity not in (None, ENTITY.name):
+            found.append(f"group {name!r} (of entity {group.entity!r})")
+    try:
+        entity = await store.get_entity(ENTITY.name)
+    except NotFoundError:
+        return found
+    if entity.join_key != ENTITY.join_key:
+        theirs, ours = entity.join_key, ENTITY.join_key
+        found.append(f"entity {ENTITY.name!r} (join key {theirs!r}, the demo's is {ours!r})")
+    return found
+
+
 async def reset(store: FeatureStore) -> None:
-    """Remove the demo's features, groups and entity (and their values) if present."""
+    """Remove the demo's features (and their values), then its groups and the entity (the
+    one the demo created) when nothing else uses them; a user's objects are left alone."""
     await demo_aggregates.reset(store)
+    own = {f.name for f in await store.list_features() if f.owner == DEMO_OWNER}
     for feature, _ in reversed(FEATURES):
-        with suppress(NotFoundError):
-            await store.delete_feature(feature.name, force=True)
+        if feature.name in own:
+            with suppress(NotFoundError):
+                await store.delete_feature(feature.name, force=True)
     for group in GROUPS:
-        with suppress(NotFoundError):
+        with suppress(NotFoundError, DependencyError):  # a user's features are in it
             await store.delete_group(group.name)
     with suppress(NotFoundError):
-        await store.delete_entity(ENTITY.name)
+        entity = await store.get_entity(ENTITY.name)
+        if (entity.join_key, entity.description) == (ENTITY.join_key, ENTITY.description):
+            with suppress(DependencyError):  # a user's features or groups use it
+                await store.delete_entity(ENTITY.name)
 
 
 async def register(store: FeatureStore) -> None:
-    try:
-        await store.get_entity(ENTITY.name)
-    except NotFoundError:
-        pass
-    else:
+    if await is_loaded(store):
         raise AlreadyExistsError(
             "the demo is already loaded in this store; run `fstore demo --reset` to load it again"
         )
-    await store.create_entity(ENTITY)
+    found = await conflicts(store)
+    if found:
+        raise AlreadyExistsError(
+            f"this store has {', '.join(found)}, whose names the demo needs; rename or delete "
+            "them, or load the demo into a store of its own: `fstore --home .fstore-demo demo`",
+            conflicts=found,
+        )
+    with suppress(AlreadyExistsError):  # a user's customer entity with the demo's join key
+        await store.create_entity(ENTITY)
+    existing = {g.name for g in await store.list_groups()}
     for group in GROUPS:
-        await store.create_group(group)
+        if group.name not in existing:
+            await store.create_group(group)
     for feature, transformer in FEATURES:
         await store.create_feature(feature, transformer=transformer, reason="demo")
     await demo_aggregates.register(store)
@@ -290,46 +345,54 @@ async def run_demo(
     output_dir: Path | str | None = None,
     *,
     reset_first: bool = False,
+    on_step: Callable[[str], None] | None = None,
 ) -> DemoReport:
     """Register the demo features, ingest their history, fit the transformers, materialise,
-    serve a vector and export a point-in-time training set."""
+    serve a vector and export a point-in-time training set. ``on_step`` is told each step's
+    name as it starts (progress)."""
     config = config or DemoConfig()
     output = Path(output_dir) if output_dir is not None else Path(store.settings.home)
     timings: dict[str, float] = {}
+
+    def begin(name: str) -> float:
+        if on_step is not None:
+            on_step(name)
+        return time.perf_counter()
 
     def lap(name: str, started: float) -> None:
         timings[name] = round(time.perf_counter() - started, 4)
 
     if reset_first:
+        begin("removing the previous demo")
         await reset(store)
-    t = time.perf_counter()
+    t = begin("registering the demo features")
     await register(store)
     lap("register", t)
-    t = time.perf_counter()
+    t = begin("generating the demo data")
     data = generate(config)
     lap("generate", t)
-    t = time.perf_counter()
+    t = begin("ingesting the history")
     ingested = await store.ingest(data.transactions)
     ingested.update(await store.ingest(data.customers))
     lap("ingest", t)
-    t = time.perf_counter()
+    t = begin("backfilling the aggregations")
     await demo_aggregates.backfill(store, data.transactions)
     lap("backfill aggregates", t)
-    t = time.perf_counter()
+    t = begin("fitting the transformers")
     versions = {}
     for feature, _ in FEATURES:
         fitted = await store.fit_transformer(feature.name)
         versions[feature.name] = fitted.version
     lap("fit transformers", t)
-    t = time.perf_counter()
+    t = begin("materializing")
     await store.materialize()
     lap("materialize", t)
     sample = [f"C{i:06d}" for i in range(min(3, config.customers))]
     names = [*(f.name for f, _ in FEATURES), *demo_aggregates.NAMES]
-    t = time.perf_counter()
+    t = begin("serving a feature vector")
     vector = await store.get_feature_vector(names, sample)
     lap("online vector (3 entities)", t)
-    t = time.perf_counter()
+    t = begin("building the training set")
     training = await store.get_historical_features(data.entity_rows, names)
     lap("training set", t)
     output.mkdir(parents=True, exist_ok=True)
@@ -358,12 +421,8 @@ async def load_for_stream(
     """What the streaming demo needs: the whole demo when it is not loaded (or ``reset_first``);
     else only the aggregation features, if an older demo lacks them. None: nothing loaded."""
     config = config or DemoConfig()
-    try:
-        await store.get_entity(ENTITY.name)
-    except NotFoundError:
+    if reset_first or not await is_loaded(store):
         return await run_demo(store, config, reset_first=reset_first)
-    if reset_first:
-        return await run_demo(store, config, reset_first=True)
     if await demo_aggregates.missing(store):
         await demo_aggregates.register(store)
         await demo_aggregates.backfill(store, generate(config).transactions)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from fstore.errors import NotFoundError
+from fstore.errors import DependencyError, NotFoundError
 from fstore.models import Feature, FeatureGroup
 from fstore.streaming.spec import AggregationFunction, AggregationSpec
 
@@ -122,9 +122,12 @@ async def backfill(store: FeatureStore, transactions: pd.DataFrame) -> int:
 
 
 async def reset(store: FeatureStore) -> None:
-    """Remove the features (their window state goes with them) and the group."""
+    """Remove the demo's features (their window state goes with them; a user's feature of
+    the same name stays) and the group, unless a user's features are in it."""
+    own = {f.name for f in await store.list_features() if f.owner == "demo"}
     for name in reversed(NAMES):
-        with suppress(NotFoundError):
-            await store.delete_feature(name, force=True)
-    with suppress(NotFoundError):
+        if name in own:
+            with suppress(NotFoundError):
+                await store.delete_feature(name, force=True)
+    with suppress(NotFoundError, DependencyError):
         await store.delete_group(GROUP.name)

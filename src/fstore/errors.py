@@ -213,3 +213,10 @@ def invalid_input(errors: Sequence[Mapping[str, Any]]) -> ValidationError:
     if listed and not any(e["loc"] for e in listed):  # only rules across fields failed
         return DefinitionError(msg, errors=listed)
     return ValidationError(f"{where}: {msg}" if where else msg, errors=listed)
+
+
+class MissingExtraError(ConfigurationError):
+    """An optional package is not installed; ``extra`` names the FStore extra that brings it
+    (``pip install 'fstore[extra]'``)."""
+
+    title = "Missing optional package"

@@ -4,6 +4,7 @@ print on the local stores; commands about the local stores refuse to run."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -151,4 +152,6 @@ def test_a_real_process_with_a_dead_server(server: Server) -> None:
         [sys.executable, "-m", "fstore.cli", *args], capture_output=True, text=True, env=dead, timeout=60
     )
     assert proc.returncode == 7
-    assert proc.stderr.startswith("error: cannot reach the FStore server at http://127.0.0.1:9")
+    error = json.loads(proc.stderr)["error"]  # with --json, the error is JSON too
+    assert error["type"] == "StoreUnavailableError" and error["exit_code"] == 7
+    assert error["message"].startswith("cannot reach the FStore server at http://127.0.0.1:9")

@@ -303,6 +303,7 @@ def test_subprocess_errors_and_help(cli: Cli) -> None:
         assert command in helped.stdout
     assert elapsed < 5  # typically ~0.2 s; generous for loaded CI machines
     assert cli.sub("--version").stdout.startswith("fstore ")
+    cli.sub("init")  # a read command on a home without a store is an error (test_cli_ops.py)
     missing = cli.sub("features", "show", "nope", code=3)
     assert missing.error_line() == "error: feature 'nope' does not exist"
     cli.sub("entities", "create", "bad-name", code=2).error_line()

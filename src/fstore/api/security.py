@@ -85,8 +85,8 @@ class Auth:
             secret = throwaway_secret()
         if secret is None:
             raise ConfigurationError(
-                "FSTORE_SECRET_KEY is not set: the API signs its tokens with it "
-                "(set it, or run in dev mode with FSTORE_DEV_MODE=true)"
+                "FSTORE_SECRET_KEY is not set: the API signs its tokens with it (set it, or, for "
+                "development only, run `fstore serve --dev` or set FSTORE_DEV_MODE=true)"
             )
         if settings.dev_mode:
             try:

@@ -30,7 +30,10 @@ MIN_COMPRESSED_BITS = 160  # what zlib cannot squeeze out: catches repeated word
 _VERIFIED_TOKENS = 10_000  # at most this many remembered; then the memory starts over
 # Values people paste from examples; a key equal to one of them is as good as none.
 _DEFAULT_SECRETS = {"changeme", "change-me", "secret", "fstore", "dev", "development", "please-change-me"}
-_HOW = 'e.g. python -c "import secrets; print(secrets.token_urlsafe(48))"'
+_HOW = (
+    'e.g. python -c "import secrets; print(secrets.token_urlsafe(48))"; '
+    "for development only, `fstore serve --dev` needs none"
+)
 
 
 def _entropy_bits(secret: str) -> float:

@@ -53,7 +53,12 @@ def _create(table: dict[str, str], url: str, what: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ConfigurationError(f"the {scheme} {what} store needs an extra package: {exc}") from exc
+        from fstore.extras import missing_extra
+
+        missing = missing_extra(exc, f"the {scheme} {what} store")
+        if missing is None:
+            raise ConfigurationError(f"the {scheme} {what} store needs an extra package: {exc}") from exc
+        raise missing from None
     return getattr(module, class_name)(url)
 
 

@@ -22,12 +22,13 @@ from fstore.cli import (
     history,
     processor,
     spark,
+    store_home,
     system,
     users,
     values,
     versions,
 )
-from fstore.cli.runner import LocalCommand, classify, guard, report_error, set_target
+from fstore.cli.runner import LocalCommand, classify, guard, report, set_json_errors, set_target
 
 __all__ = ["app", "main"]
 
@@ -37,8 +38,18 @@ class GuardedGroup(TyperGroup):
     error's code (also under ``typer.testing.CliRunner``, which bypasses ``main``)."""
 
     def invoke(self, ctx: Any) -> Any:
+        set_json_errors(_asks_json(ctx))
         with guard():
             return super().invoke(ctx)
+
+
+def _asks_json(ctx: Any) -> bool:
+    """Whether the command line (after the root options) asks for ``--json`` output."""
+    protected = getattr(ctx, "_protected_args", None)  # click 8.2; ``protected_args`` before
+    args = [*(protected if protected is not None else ctx.protected_args), *ctx.args]
+    if "--" in args:
+        args = args[: args.index("--")]
+    return "--json" in args
 
 
 app = typer.Typer(
@@ -54,14 +65,19 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from fstore import __version__
+        from importlib.metadata import PackageNotFoundError, version
 
-        typer.echo(f"fstore {__version__}")
+        try:
+            installed = version("fstore")
+        except PackageNotFoundError:  # run from a source tree that is not installed
+            from fstore import __version__ as installed
+        typer.echo(f"fstore {installed}")
         raise typer.Exit()
 
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     home: Annotated[
         Path | None,
         typer.Option(
@@ -90,12 +106,14 @@ def root(
         ),
     ] = None,
     version: Annotated[
-        bool | None,
+        bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
-    ] = None,
+    ] = False,
 ) -> None:
     """FStore: a feature store — registry, versioned transformers, online and offline values."""
-    set_target(home, url, token)
+    source = ctx.get_parameter_source("home")
+    named = {"COMMANDLINE": "--home", "ENVIRONMENT": "FSTORE_HOME"}.get(getattr(source, "name", ""))
+    set_target(home, url, token, named)
 
 
 app.add_typer(entities.app, name="entities")
@@ -124,6 +142,7 @@ app.command("health")(system.health)
 app.command("doctor", cls=LocalCommand, help="Check every local store (health checks the --url server's).")(
     system.health
 )
+app.command("init", cls=LocalCommand)(store_home.init)
 app.command("demo", cls=LocalCommand)(system.demo)
 app.command("serve", cls=LocalCommand)(system.serve)
 
@@ -138,6 +157,5 @@ def main(argv: list[str] | None = None) -> None:
         handled = classify(exc)
         if handled is None:
             raise
-        code, message = handled
-        report_error(message)
-        sys.exit(code)
+        report(handled)
+        sys.exit(handled.code)

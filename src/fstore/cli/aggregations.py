@@ -9,6 +9,7 @@ import typer
 
 from fstore.cli.options import JsonOpt
 from fstore.cli.output import emit, message, table
+from fstore.cli.progress import progress
 from fstore.cli.runner import LocalCommand, run
 
 if TYPE_CHECKING:
@@ -68,9 +69,15 @@ def backfill(
         if spec is None:
             raise ValidationError(f"feature {feature!r} is not an aggregation")
         events = await _events(store, spec, file, from_feature, timestamp_column)
-        read, refused, dropped = await run_backfill(
-            store, feature, events, batch_size=batch_size, timestamp_column=timestamp_column
-        )
+        with progress(f"aggregating {feature}", as_json, total=len(events)) as step:
+            read, refused, dropped = await run_backfill(
+                store,
+                feature,
+                events,
+                batch_size=batch_size,
+                timestamp_column=timestamp_column,
+                on_batch=step.advance,
+            )
         return {"feature": feature, "events": read, "refused": refused, "late_updates_dropped": dropped}
 
     result = run(go)

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from fstore.cli.options import JsonOpt
-from fstore.cli.output import console, emit, kv_table, message, progress_enabled, table
+from fstore.cli.output import emit, kv_table, message, table
+from fstore.cli.progress import progress
 from fstore.cli.runner import guard, run
 from fstore.errors import ValidationError
 
@@ -224,14 +225,7 @@ def ingest(
 
         counts = IngestResult.empty()
         starts = range(0, max(prepared.num_rows, 1), batch_size)
-        bar = None
-        if progress_enabled(as_json):
-            from rich.progress import Progress
-
-            bar = Progress(console=console(stderr=True), transient=True)
-            bar.start()
-            task = bar.add_task(f"ingesting {file.name}", total=prepared.num_rows)
-        try:
+        with progress(f"ingesting {file.name}", as_json, total=prepared.num_rows) as step:
             for start in starts:
                 chunk = prepared.slice(start, batch_size)
                 stored = await store.ingest(
@@ -241,11 +235,7 @@ def ingest(
                     entity_column=entity_column,
                 )
                 counts.merge(stored)
-                if bar is not None:
-                    bar.advance(task, chunk.num_rows)
-        finally:
-            if bar is not None:
-                bar.stop()
+                step.advance(chunk.num_rows)
         return counts
 
     counts = run(go)
@@ -305,9 +295,10 @@ def training_set(
             if pa.types.is_integer(rows.schema.field(key).type):
                 index = rows.column_names.index(key)
                 rows = rows.set_column(index, key, rows.column(key).cast(pa.string()))
-        return await store.get_historical_features(
-            rows, feature, timestamp_column=timestamp_column, transformed=not raw
-        )
+        with progress(f"joining {len(feature)} features to {rows.num_rows:,} rows", as_json):
+            return await store.get_historical_features(
+                rows, feature, timestamp_column=timestamp_column, transformed=not raw
+            )
 
     result = run(go)
     write_table(result, output)
@@ -329,7 +320,12 @@ def materialize(
     as_json: JsonOpt = False,
 ) -> None:
     """Copy each entity's latest offline value into the online store."""
-    counts = run(lambda store: store.materialize(start, end, feature or None))
+
+    async def go(store: FeatureStore) -> dict[str, int]:
+        with progress("materializing the latest values online", as_json):
+            return dict(await store.materialize(start, end, feature or None))
+
+    counts = run(go)
 
     def human() -> None:
         message(f"materialized {sum(counts.values()):,} values")

@@ -9,6 +9,7 @@ import typer
 
 from fstore.cli.options import JsonOpt
 from fstore.cli.output import emit, message
+from fstore.cli.progress import progress
 from fstore.cli.runner import LocalCommand, run
 from fstore.cli.spark_pipeline import add_pipeline_commands
 
@@ -58,17 +59,18 @@ def backfill(
     async def go(store: FeatureStore) -> dict[str, Any]:
         from fstore.spark.backfill import backfill as run_backfill
 
-        result = await run_backfill(
-            store,
-            _spark(store),
-            feature,
-            source,
-            entity_column=entity_column,
-            timestamp_column=timestamp_column,
-            value_column=value_column,
-            table=table,
-            stage_with=stage,
-        )
+        with progress(f"backfilling {feature} on Spark", as_json):
+            result = await run_backfill(
+                store,
+                _spark(store),
+                feature,
+                source,
+                entity_column=entity_column,
+                timestamp_column=timestamp_column,
+                value_column=value_column,
+                table=table,
+                stage_with=stage,
+            )
         return result.as_dict()
 
     r = run(go)
@@ -102,9 +104,10 @@ def fit(
     async def go(store: FeatureStore) -> dict[str, Any]:
         from fstore.spark.fit import spark_fit
 
-        fv = await spark_fit(
-            store, _spark(store), feature, as_of=as_of, transformer=transformer, version=version
-        )
+        with progress(f"fitting {feature}'s transformer on Spark", as_json):
+            fv = await spark_fit(
+                store, _spark(store), feature, as_of=as_of, transformer=transformer, version=version
+            )
         return fv.model_dump(mode="json")
 
     fv = run(go)
@@ -132,13 +135,14 @@ def stats(
         from fstore.spark.statistics import spark_statistics
         from fstore.values import to_datetime
 
-        result = await spark_statistics(
-            store,
-            _spark(store),
-            feature,
-            end=to_datetime(end) if end is not None else None,
-            exact_quantiles=exact_quantiles,
-        )
+        with progress(f"computing {feature}'s statistics on Spark", as_json):
+            result = await spark_statistics(
+                store,
+                _spark(store),
+                feature,
+                end=to_datetime(end) if end is not None else None,
+                exact_quantiles=exact_quantiles,
+            )
         return result.model_dump(mode="json")
 
     s = run(go)
@@ -170,16 +174,17 @@ def training_set(
         from fstore.spark.training import read_rows, spark_training_set, write_training_set
 
         started = time.perf_counter()
-        spark = _spark(store)
-        frame = await spark_training_set(
-            store,
-            spark,
-            read_rows(spark, store, entity_rows, table),
-            feature,
-            timestamp_column=timestamp_column,
-            transformed=not raw,
-        )
-        rows = write_training_set(frame, output)
+        with progress(f"building the training set on Spark ({len(feature)} features)", as_json):
+            spark = _spark(store)
+            frame = await spark_training_set(
+                store,
+                spark,
+                read_rows(spark, store, entity_rows, table),
+                feature,
+                timestamp_column=timestamp_column,
+                transformed=not raw,
+            )
+            rows = write_training_set(frame, output)
         return {"rows": rows, "output": output, "seconds": round(time.perf_counter() - started, 3)}
 
     r = run(go)

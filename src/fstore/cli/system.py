@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from fstore.cli.options import JsonOpt
-from fstore.cli.output import console, emit, kv_table, progress_enabled, table
+from fstore.cli.output import emit, kv_table, table
+from fstore.cli.progress import progress
 from fstore.cli.runner import fail, run
 
 if TYPE_CHECKING:
@@ -88,10 +89,8 @@ def demo(
         return
 
     async def go(store: Any) -> Any:
-        if not progress_enabled(as_json):
-            return await run_demo(store, config, output, reset_first=reset)
-        with console(stderr=True).status("running the demo…"):
-            return await run_demo(store, config, output, reset_first=reset)
+        with progress("running the demo", as_json) as step:
+            return await run_demo(store, config, output, reset_first=reset, on_step=step.describe)
 
     report = run(go)
 

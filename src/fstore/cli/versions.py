@@ -8,6 +8,7 @@ import typer
 
 from fstore.cli.options import JsonOpt, TransformerChoice, parse_params
 from fstore.cli.output import emit, kv_table, message, table
+from fstore.cli.progress import progress
 from fstore.cli.runner import run
 
 if TYPE_CHECKING:
@@ -143,5 +144,10 @@ def fit(
         from fstore.errors import ValidationError
 
         raise ValidationError("--param needs --transformer (to refit the current one, give neither)")
-    fv = run(lambda store: store.fit_transformer(feature, as_of=as_of, transformer=spec, version=version))
+
+    async def go(store: FeatureStore) -> FeatureVersion:
+        with progress(f"fitting {feature}'s transformer", as_json):
+            return await store.fit_transformer(feature, as_of=as_of, transformer=spec, version=version)
+
+    fv = run(go)
     emit(fv, as_json, lambda: message(f"fitted {feature}: version {fv.version} ({fv.reason})"))

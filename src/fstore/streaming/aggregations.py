@@ -14,7 +14,7 @@ serves the newest window's) → window state and source positions committed (see
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -239,11 +239,13 @@ async def backfill(
     *,
     batch_size: int = 100_000,
     timestamp_column: str = "timestamp",
+    on_batch: Callable[[int], None] | None = None,
 ) -> tuple[int, int, int]:
     """Compute ``feature``'s aggregation over historical events — a pandas DataFrame or Arrow
     table whose rows are in arrival order (a file's order) — and store the results, as the
     stream would have. Starts from empty state (an in-memory state file). A definition that
-    takes the Kafka timestamp reads the event time from ``timestamp_column``. Returns (events
+    takes the Kafka timestamp reads the event time from ``timestamp_column``. ``on_batch`` is
+    called with each batch's number of events once it is stored (progress). Returns (events
     read, events refused, late window updates dropped)."""
     import pandas as pd
 
@@ -270,6 +272,8 @@ async def backfill(
                 if not ok.all():
                     raise ValidationError(f"row {begin + int(np.argmin(ok))}: no usable {timestamp_column!r}")
             refused += len(await engine.process(topic, objects, times, positions))
+            if on_batch is not None:
+                on_batch(len(chunk))
     finally:
         await engine.state.close()
     return len(frame), refused, engine.dropped()[feature]
