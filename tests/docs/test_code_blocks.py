@@ -3,20 +3,28 @@ for the markers), each in a fresh directory with an embedded store of its own.""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+import secrets
 import signal
+import ssl
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
 from doc_blocks import ROOT, Block, runnable_blocks
+from pydantic import SecretStr
 
+from fstore import FeatureStore, Settings
+from fstore.auth import Directory, Role
+from server_api import api_server
 from server_mongo import database_url, drop_database
 from server_postgres import drop_schema
 from server_redis import delete_prefix, free_port
@@ -29,7 +37,10 @@ _URLS = {
     "redis": re.compile(r"redis://[^\s'\"]+"),
     "postgres": re.compile(r"postgresql://[^\s'\"]+"),
     "kafka": re.compile(r"kafka(?:-\d+)?:9092(?:,kafka(?:-\d+)?:9092)*"),
+    "api": re.compile(r"https://fstore\.example\.com"),
 }
+# the users the docs' API examples sign in as
+PASSWORD = "a long passphrase"
 
 
 def _environment(home: Path) -> dict[str, str]:
@@ -41,12 +52,28 @@ def _environment(home: Path) -> dict[str, str]:
     return env
 
 
+async def _users(settings: Settings) -> None:
+    async with FeatureStore(settings) as fs:
+        directory = Directory(fs.metadata)
+        await directory.create_first_admin("root", PASSWORD)
+        await directory.create_user("ana", PASSWORD, Role.EDITOR)
+
+
+def _api(stack: ExitStack, home: Path) -> str:
+    """An API server with authentication on an embedded store of its own; yields its URL."""
+    settings = Settings(home=home, actor="docs", secret_key=SecretStr(secrets.token_urlsafe(48)))
+    asyncio.run(_users(settings))
+    return stack.enter_context(api_server(settings))
+
+
 @pytest.fixture
 def servers(request: pytest.FixtureRequest, block: Block) -> Iterator[dict[str, str]]:
     """The fixture servers' URLs a block names in ``requires:``, each in a namespace of its own."""
     tag = uuid4().hex[:12]
     urls: dict[str, str] = {}
     cleanups = []
+    stack = ExitStack()
+    cleanups.append(stack.close)
     for name in block.words("requires"):
         if name == "mongodb":
             urls[name] = database_url(request.getfixturevalue("mongo_server"), f"fstore_{tag}")
@@ -61,6 +88,8 @@ def servers(request: pytest.FixtureRequest, block: Block) -> Iterator[dict[str, 
             cleanups.append(lambda base=base: drop_schema(base, f"docs_{tag}"))
         elif name == "kafka":
             urls[name] = request.getfixturevalue("kafka_bootstrap")
+        elif name == "api":
+            urls[name] = _api(stack, request.getfixturevalue("tmp_path_factory").mktemp("api"))
         else:
             raise AssertionError(f"{block.id}: unknown requirement {name!r}")
     try:
@@ -86,12 +115,19 @@ def _command(block: Block, code: str, directory: Path) -> list[str]:
     return ["bash", "-euo", "pipefail", "-c", code]
 
 
-def _wait_serving(proc: subprocess.Popen, port: int, path: str, timeout: float = 90) -> None:
+def _wait_serving(proc: subprocess.Popen, port: int, served: str, timeout: float = 300) -> None:
+    """Until ``http(s)://127.0.0.1:port/path`` answers 200; ``served`` is the marker's value:
+    ``PORT [/path] [https]``."""
+    words = served.split()[1:]
+    path = next((w for w in words if w.startswith("/")), "/health/live")
+    scheme = "https" if "https" in words else "http"
+    context = ssl._create_unverified_context() if scheme == "https" else None  # a self-signed try
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, f"the server exited with {proc.returncode}"
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as reply:
+            url = f"{scheme}://127.0.0.1:{port}{path}"
+            with urllib.request.urlopen(url, timeout=2, context=context) as reply:
                 if reply.status == 200:
                     return
         except OSError:
@@ -123,7 +159,7 @@ def test_block_runs(block: Block, servers: dict[str, str], tmp_path: Path) -> No
             command, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
         try:
-            _wait_serving(proc, port, ([*served.split(), "/health/live"])[1])  # type: ignore[arg-type,union-attr]
+            _wait_serving(proc, port, served)  # type: ignore[arg-type]
         except AssertionError as exc:
             raise AssertionError(f"{block.id}: {exc}\n{log.read_text()[-3000:]}") from None
         finally:
