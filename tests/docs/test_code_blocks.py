@@ -1,5 +1,6 @@
 """Every ```python / ```bash block of README.md and docs/ runs as written (see ``doc_blocks.py``
-for the markers), each in a fresh directory with an embedded store of its own."""
+for the markers), each in a fresh directory (the checkout's ``examples/`` linked in) with an
+embedded store of its own, the virtualenv's ``fstore`` and ``python`` first on the PATH."""
 
 from __future__ import annotations
 
@@ -48,7 +49,6 @@ def _environment(home: Path) -> dict[str, str]:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["FSTORE_HOME"] = str(home / ".fstore")
     env["FSTORE_LOG_JSON"] = "false"
-    env["PYTHONPATH"] = str(ROOT / "examples")
     return env
 
 
@@ -148,6 +148,7 @@ def test_block_runs(block: Block, servers: dict[str, str], tmp_path: Path) -> No
     port = free_port() if fixed_port else None
     code = _substitute(block.code, servers, port, fixed_port[0] if fixed_port else None)
     env = _environment(tmp_path)
+    (tmp_path / "examples").symlink_to(ROOT / "examples")  # blocks run examples/ as from a checkout
     command = _command(block, code, tmp_path)
     if served is None:
         run = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
