@@ -24,8 +24,8 @@ from doc_blocks import ROOT, Block, runnable_blocks
 from pydantic import SecretStr
 
 from fstore import FeatureStore, Settings
-from fstore.auth import Directory, Role
-from server_api import api_server
+from fstore.auth import Role
+from server_api import api_server, create_users
 from server_mongo import database_url, drop_database
 from server_postgres import drop_schema
 from server_redis import delete_prefix, free_port
@@ -54,9 +54,7 @@ def _environment(home: Path) -> dict[str, str]:
 
 async def _users(settings: Settings) -> None:
     async with FeatureStore(settings) as fs:
-        directory = Directory(fs.metadata)
-        await directory.create_first_admin("root", PASSWORD)
-        await directory.create_user("ana", PASSWORD, Role.EDITOR)
+        await create_users(fs, PASSWORD, {"ana": Role.EDITOR})
 
 
 def _api(stack: ExitStack, home: Path) -> str:
