@@ -6,9 +6,12 @@ before the fence changes that (several markers may share one comment, separated 
 * ``<!-- requires: postgres redis mongodb kafka -->``: the block runs against the test suite's
   servers — every ``postgresql://…``, ``redis://…``, ``mongodb://…`` URL and Kafka bootstrap list in
   the block is replaced by the fixture server's, each run in a database / key prefix of its own;
+  ``api``: ``https://fstore.example.com`` is a server with authentication on and the users
+  ``root`` (admin) and ``ana`` (editor), password ``a long passphrase``;
 * ``<!-- serves: 8000 -->``: the block starts a server on that port (e.g. ``fstore serve``) and
   runs until stopped: it runs in the background, the port replaced by a free one, until
-  ``/health/live`` (or the path after the port: ``serves: 9400 /metrics``) answers, then is stopped;
+  ``/health/live`` (or the path after the port: ``serves: 9400 /metrics``; ``https`` after it
+  for TLS) answers, then is stopped;
 * ``<!-- port: 8000 -->``: the block uses that port itself (starts and stops a server in it): the
   port is replaced by a free one;
 * ``<!-- skip: reason -->``: not run, for a reason a reader can check (installs the project,
