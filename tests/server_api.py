@@ -11,8 +11,9 @@ from contextlib import contextmanager
 
 import uvicorn
 
-from fstore import Settings
+from fstore import FeatureStore, Settings
 from fstore.api import create_app
+from fstore.auth import Directory, Role
 from server_redis import free_port
 
 
@@ -34,3 +35,12 @@ def api_server(settings: Settings) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+async def create_users(fs: FeatureStore, password: str, users: dict[str, Role]) -> Directory:
+    """The first admin ``root`` and ``users`` (name → role), all with ``password``."""
+    directory = Directory(fs.metadata)
+    await directory.create_first_admin("root", password)
+    for name, role in users.items():
+        await directory.create_user(name, password, role)
+    return directory

@@ -15,13 +15,19 @@ def _ruff() -> list[str]:
 
 def test_ruff_check() -> None:
     result = subprocess.run(
-        [*_ruff(), "check", "src", "tests", "bench"], cwd=ROOT, capture_output=True, text=True
+        [*_ruff(), "check", "src", "tests", "bench", "examples", "tools"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_ruff_format() -> None:
     result = subprocess.run(
-        [*_ruff(), "format", "--check", "src", "tests", "bench"], cwd=ROOT, capture_output=True, text=True
+        [*_ruff(), "format", "--check", "src", "tests", "bench", "examples", "tools"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr

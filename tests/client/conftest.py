@@ -16,8 +16,8 @@ from client_helpers import PASSWORD, Secured, Server, seed
 from pydantic import SecretStr
 
 from fstore import Client, FeatureStore, Settings, SyncFeatureStore
-from fstore.auth import Directory, Role
-from server_api import api_server
+from fstore.auth import Role
+from server_api import api_server, create_users
 
 
 @pytest.fixture(scope="session")
@@ -46,10 +46,7 @@ def local(server: Server) -> Iterator[SyncFeatureStore]:
 async def _users(settings: Settings) -> str:
     """The users and the API key ``Secured`` describes, and the entity ``customer``; returns the key."""
     async with FeatureStore(settings) as fs:
-        directory = Directory(fs.metadata)
-        await directory.create_first_admin("root", PASSWORD)
-        await directory.create_user("ana", PASSWORD, Role.EDITOR)
-        await directory.create_user("vic", PASSWORD, Role.VIEWER)
+        directory = await create_users(fs, PASSWORD, {"ana": Role.EDITOR, "vic": Role.VIEWER})
         _, key = await directory.create_api_key("ranker", Role.VIEWER, owner="ana")
         await fs.create_entity({"name": "customer"})
         return key
