@@ -3,7 +3,7 @@
 A command on a store that does not exist is an error naming where it looked (a mistyped
 ``--home`` or ``FSTORE_HOME`` must not quietly give a new, empty store); only ``fstore init``
 and the commands that set a store up (``demo``, ``serve``, ``entities create``, ``users
-create-admin``; and the long-running ``processor run``) create one, and say so.
+create-admin``, ``users add``; and the long-running ``processor run``) create one, and say so.
 """
 
 from __future__ import annotations
@@ -19,7 +19,14 @@ if TYPE_CHECKING:
     from fstore.store import FeatureStore
 
 # commands (by their path below ``fstore``) that may create the local stores
-CREATORS = {("init",), ("demo",), ("serve",), ("entities", "create"), ("users", "create-admin")}
+CREATORS = {
+    ("init",),
+    ("demo",),
+    ("serve",),
+    ("entities", "create"),
+    ("users", "create-admin"),
+    ("users", "add"),
+}
 _EMBEDDED = ("sqlite", "duckdb")
 
 
