@@ -30,8 +30,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_aggregations import FEATURES, make_records
-from bench_redis import delete_prefix, with_prefix
+from bench_aggregations import FEATURES, drop_stores, make_records, store_urls
 from fstore import FeatureStore
 from fstore.config import Settings
 from fstore.models import Entity
@@ -109,11 +108,7 @@ async def measure(args: argparse.Namespace, bootstrap: str) -> list[tuple[str, s
     rows = []
     for label, most in (("growing (default)", ProcessorOptions().max_batch_size), ("capped", 0)):
         tag = f"bench_aggp_{uuid.uuid4().hex[:8]}"
-        urls: dict[str, str] = {}
-        if args.postgres:
-            urls["offline_url"] = f"{args.postgres}?schema={tag}"
-        if args.redis:
-            urls["online_url"] = with_prefix(args.redis, f"{tag}:")
+        urls = store_urls(args, tag)
         with tempfile.TemporaryDirectory() as home:
             settings = Settings(
                 home=Path(home) / "fstore",
@@ -126,23 +121,13 @@ async def measure(args: argparse.Namespace, bootstrap: str) -> list[tuple[str, s
             try:
                 counted = await run_once(settings, records, options)
             finally:
-                await cleanup(args, tag)
+                await drop_stores(args, tag)
         rate = len(records) / counted.elapsed  # type: ignore[attr-defined]
         mean = sum(counted.sizes) / len(counted.sizes)
         rows.append((f"batches {label}: throughput", f"{rate:,.0f} events/s", ">= 30,000/s"))
         rows.append((f"batches {label}: count, mean size", f"{len(counted.sizes)}, {mean:,.0f}", ""))
         print(rows[-2:], flush=True)
     return rows
-
-
-async def cleanup(args: argparse.Namespace, tag: str) -> None:
-    if args.postgres:
-        import psycopg
-
-        with psycopg.connect(args.postgres, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA IF EXISTS {tag} CASCADE")  # type: ignore[arg-type]
-    if args.redis:
-        await delete_prefix(args.redis, f"{tag}:")
 
 
 def main(argv: list[str] | None = None) -> None:

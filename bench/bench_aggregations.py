@@ -73,24 +73,34 @@ def make_records(n: int, entities: int, seed: int = 1) -> list[Record]:
     return out
 
 
-async def run(args: argparse.Namespace) -> None:
-    home = Path(tempfile.mkdtemp(prefix="bench-agg-"))
-    tag = f"bench_agg_{uuid.uuid4().hex[:8]}"
+def store_urls(args: argparse.Namespace, tag: str) -> dict[str, str]:
+    """The server stores' URLs of ``args`` (none: embedded), under a schema / key prefix ``tag``."""
     urls: dict[str, str] = {}
     if args.postgres:
         urls["offline_url"] = f"{args.postgres}?schema={tag}"
     if args.redis:
         urls["online_url"] = with_prefix(args.redis, f"{tag}:")
-    try:
-        await measure(args, home, urls)
-    finally:
-        if args.postgres:
-            import psycopg
+    return urls
 
-            with psycopg.connect(args.postgres, autocommit=True) as conn:
-                conn.execute(f"DROP SCHEMA IF EXISTS {tag} CASCADE")  # type: ignore[arg-type]
-        if args.redis:
-            await delete_prefix(args.redis, f"{tag}:")
+
+async def drop_stores(args: argparse.Namespace, tag: str) -> None:
+    """Delete what ``store_urls(args, tag)`` stores held."""
+    if args.postgres:
+        import psycopg
+
+        with psycopg.connect(args.postgres, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {tag} CASCADE")  # type: ignore[arg-type]
+    if args.redis:
+        await delete_prefix(args.redis, f"{tag}:")
+
+
+async def run(args: argparse.Namespace) -> None:
+    home = Path(tempfile.mkdtemp(prefix="bench-agg-"))
+    tag = f"bench_agg_{uuid.uuid4().hex[:8]}"
+    try:
+        await measure(args, home, store_urls(args, tag))
+    finally:
+        await drop_stores(args, tag)
 
 
 async def measure(args: argparse.Namespace, home: Path, urls: dict[str, str]) -> None:
