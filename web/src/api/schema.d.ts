@@ -1015,6 +1015,8 @@ export interface components {
         };
         /**
          * Feature
+         * @description A registered feature: its name, the entity it describes, its type and the rules its
+         *     values follow (``nullable``, ``ttl_seconds``), with its current version.
          * @example {
          *       "created_at": "2025-01-01T00:00:00Z",
          *       "current_version": "1.1.0",
@@ -1095,6 +1097,7 @@ export interface components {
         };
         /**
          * FeatureGroup
+         * @description A named set of features of one entity (a Feast feature view, a Hopsworks feature group).
          * @example {
          *       "created_at": "2025-01-01T00:00:00Z",
          *       "description": "Spending",
