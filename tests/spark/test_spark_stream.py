@@ -180,6 +180,7 @@ def test_stream_command_refuses_what_it_cannot_run(spark: object, tmp_path: Path
     from fstore.cli import app
 
     home = str(tmp_path / "fs")
+    assert CliRunner().invoke(app, ["--home", home, "init"]).exit_code == 0
     result = CliRunner().invoke(
         app, ["--home", home, "spark", "stream"], env={"FSTORE_KAFKA_BOOTSTRAP_SERVERS": ""}
     )
