@@ -42,7 +42,7 @@ from fstore.streaming.aggregator import Emitted
 from fstore.streaming.dead_letters import send_dead_letters
 from fstore.streaming.handlers import DeadLetter, Record
 from fstore.streaming.ingest import IngestHandler
-from fstore.streaming.kafka import client_config, topics
+from fstore.streaming.kafka import client_config, producer_config, topics
 from fstore.streaming.outbox import write_source
 
 if TYPE_CHECKING:
@@ -204,7 +204,7 @@ class _Sinks:
         self.store, self.on_loop, self.counts = store, on_loop, counts
         self.ingest = IngestHandler(store, [ingest_topic])
         self.dead_letter_topic = topics(store.settings).dead_letter
-        self.producer = Producer(client_config(store.settings, **{"enable.idempotence": True}))
+        self.producer = Producer(producer_config(store.settings, **{"enable.idempotence": True}))
         self._lock = threading.Lock()  # the two queries' batches may finish at once
 
     def _dead_letter(self, refused: list[DeadLetter]) -> None:

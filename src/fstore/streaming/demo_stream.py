@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from fstore import demo_aggregates
 from fstore.demo import DemoConfig
 from fstore.errors import ConfigurationError
-from fstore.streaming.kafka import client_config, topics
+from fstore.streaming.kafka import producer_config, topics
 from fstore.streaming.local_broker import INSTALL_HINT, LocalBroker
 
 if TYPE_CHECKING:
@@ -84,24 +84,13 @@ class StreamStats:
         return {**asdict(self), "events_per_second": round(self.events_per_second, 1)}
 
 
-def _producer_config(settings: Settings) -> dict[str, Any]:
-    """The client settings without the consumer-only ones (librdkafka warns about them)."""
-    from fstore.streaming.processor import CONSUMER_DEFAULTS
-
-    return {
-        k: v
-        for k, v in client_config(settings).items()
-        if k not in CONSUMER_DEFAULTS and not k.startswith("group.")
-    }
-
-
 def create_topics(settings: Settings, partitions: dict[str, int], replication: int) -> None:
     """Create the topics that do not exist yet (a topic that cannot be created is logged: the
     cluster may create it on first use, or an operator may have to)."""
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient(_producer_config(settings))
+    admin = AdminClient(producer_config(settings))
     new = [NewTopic(name, count, replication) for name, count in partitions.items()]
     for name, future in admin.create_topics(new, request_timeout=15).items():
         try:
@@ -156,7 +145,7 @@ class DemoStream:
         generator = TransactionGenerator(opts.demo)
         self.watched = generator.busiest(opts.watch)
         self.producer = TransactionProducer(
-            _producer_config(settings), self.topic, generator, opts.rate, keep=opts.keep_events
+            producer_config(settings), self.topic, generator, opts.rate, keep=opts.keep_events
         )
         self._started = time.monotonic()
         self._tasks = [

@@ -40,7 +40,7 @@ from fstore.config import Settings
 from fstore.errors import ConfigurationError, InternalError, StoreUnavailableError
 from fstore.streaming.dead_letters import send_dead_letters
 from fstore.streaming.handlers import BatchHandler, DeadLetter, Record
-from fstore.streaming.kafka import client_config, topics
+from fstore.streaming.kafka import client_config, producer_config, topics
 from fstore.streaming.processor_http import Health, ProcessorMetrics
 
 if TYPE_CHECKING:
@@ -127,10 +127,7 @@ class Processor:
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
         }
-        producer_base = {
-            k: v for k, v in base.items() if k not in CONSUMER_DEFAULTS and not k.startswith("group.")
-        }
-        self._producer_config = {**producer_base, "enable.idempotence": True, "linger.ms": 5}
+        self._producer_config = producer_config(settings, **{"enable.idempotence": True, "linger.ms": 5})
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
 

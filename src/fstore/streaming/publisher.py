@@ -22,7 +22,7 @@ from fstore.backends.offline.base import OutboxEntry
 from fstore.config import Settings
 from fstore.errors import ConfigurationError
 from fstore.streaming.events import SCHEMA_VERSION
-from fstore.streaming.kafka import client_config, topics
+from fstore.streaming.kafka import producer_config, topics
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ class Publisher:
 
     def __init__(self, settings: Settings) -> None:
         self._producer_class = require_client().Producer
-        self.config = {**PRODUCER_DEFAULTS, **client_config(settings)}
+        self.config = {**PRODUCER_DEFAULTS, **producer_config(settings)}
         self.topic = topics(settings).values
         self._producer: Any = None
         self._failed = 0
