@@ -31,51 +31,19 @@ from confluent_kafka.admin import AdminClient, NewTopic
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_aggregations import FEATURES, drop_stores, make_records, store_urls
+from bench_processor import Timed, produce
 from fstore import FeatureStore
 from fstore.config import Settings
 from fstore.models import Entity
 from fstore.streaming.aggregations import AggregationHandler
-from fstore.streaming.handlers import DeadLetter, Record
+from fstore.streaming.handlers import Record
 from fstore.streaming.local_broker import LocalBroker
 from fstore.streaming.processor import Processor, ProcessorOptions
 
 PARTITIONS = 4
 
 
-class Counted:
-    """Wraps the aggregation handler: when its first batch came, how many and how big."""
-
-    def __init__(self, inner: AggregationHandler, total: int) -> None:
-        self.inner, self.total, self.first, self.sizes = inner, total, 0.0, []
-        self.done = asyncio.Event()
-
-    @property
-    def topics(self) -> Sequence[str]:
-        return self.inner.topics
-
-    async def handle(self, records: Sequence[Record]) -> list[DeadLetter]:
-        if not self.first:
-            self.first = time.perf_counter()
-        refused = await self.inner.handle(records)
-        self.sizes.append(len(records))
-        if sum(self.sizes) >= self.total:
-            self.done.set()
-        return refused
-
-
-def produce(bootstrap: str, topic: str, records: Sequence[Record]) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
-    for r in records:
-        while True:
-            try:
-                producer.produce(topic, r.value, r.key, timestamp=r.timestamp_ms)
-                break
-            except BufferError:
-                producer.poll(0.01)
-    producer.flush(60)
-
-
-async def run_once(settings: Settings, records: Sequence[Record], options: ProcessorOptions) -> Counted:
+async def run_once(settings: Settings, records: Sequence[Record], options: ProcessorOptions) -> Timed:
     topic = f"{settings.kafka_topic_prefix}transactions"
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
     for future in admin.create_topics([NewTopic(topic, PARTITIONS, 1)]).values():
@@ -92,11 +60,12 @@ async def run_once(settings: Settings, records: Sequence[Record], options: Proce
                     "aggregation": {**aggregation, "allowed_lateness_seconds": 900, **spec},
                 }
             )
-        await asyncio.to_thread(produce, settings.kafka_bootstrap_servers, topic, records)
-        handler = Counted(await AggregationHandler.open(store), len(records))
+        producer = Producer({"bootstrap.servers": settings.kafka_bootstrap_servers, "linger.ms": 20})
+        await asyncio.to_thread(produce, producer, topic, records)
+        handler = Timed(await AggregationHandler.open(store))
         stop = asyncio.Event()
         task = asyncio.create_task(Processor(settings, [handler], options).run(stop))
-        await handler.done.wait()
+        await handler.wait_for(len(records))
         handler.elapsed = time.perf_counter() - handler.first  # type: ignore[attr-defined]
         stop.set()
         await task

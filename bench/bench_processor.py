@@ -37,7 +37,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from fstore import FeatureStore
 from fstore.config import Settings
 from fstore.models import Entity, Feature
-from fstore.streaming.handlers import DeadLetter, Record
+from fstore.streaming.handlers import BatchHandler, DeadLetter, Record
 from fstore.streaming.ingest import IngestHandler
 from fstore.streaming.kafka import topics
 from fstore.streaming.local_broker import LocalBroker
@@ -74,11 +74,19 @@ def events(n: int, start: int = 0) -> list[tuple[bytes, bytes]]:
     return out
 
 
-def produce(producer: Producer, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
-    for key, value in messages:
+Message = tuple[bytes, bytes] | Record  # (key, value), or a record with its timestamp
+
+
+def produce(producer: Producer, topic: str, messages: Sequence[Message]) -> None:
+    """Send ``messages``, waiting while the producer's queue is full."""
+    for message in messages:
+        if isinstance(message, Record):
+            key, value, at = message.key, message.value, message.timestamp_ms
+        else:
+            (key, value), at = message, 0  # 0: the producer stamps the time
         while True:
             try:
-                producer.produce(topic, value, key)
+                producer.produce(topic, value, key, timestamp=at)
                 break
             except BufferError:
                 producer.poll(0.01)
@@ -104,13 +112,20 @@ async def prepare(settings: Settings) -> None:
 
 
 class Timed:
-    """Wraps the ingest handler: when its first batch came, how many it took, every lag."""
+    """Wraps a batch handler: when its first batch came, how many records it took in batches of
+    which sizes, and (for the ingest handler) every value's lag."""
 
-    def __init__(self, inner: IngestHandler) -> None:
-        self.inner, self.first, self.count = inner, 0.0, 0
+    def __init__(self, inner: BatchHandler) -> None:
+        self.inner, self.first = inner, 0.0
+        self.sizes: list[int] = []
         self.lags: list[np.ndarray] = []
         self.target, self.reached = 0, asyncio.Event()
-        inner.on_stored = lambda us: self.lags.append(time.time() - us / 1e6)
+        if isinstance(inner, IngestHandler):
+            inner.on_stored = lambda us: self.lags.append(time.time() - us / 1e6)
+
+    @property
+    def count(self) -> int:
+        return sum(self.sizes)
 
     async def wait_for(self, count: int) -> None:
         self.target = count
@@ -126,7 +141,7 @@ class Timed:
         if not self.first:
             self.first = time.perf_counter()
         refused = await self.inner.handle(records)
-        self.count += len(records)
+        self.sizes.append(len(records))
         if self.count >= self.target:
             self.reached.set()
         return refused

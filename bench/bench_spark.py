@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -190,6 +191,9 @@ async def training(
     frame = await spark_training_set(fs, spark, read_rows(spark, fs, str(rows_path)), FEATURES)
     write_training_set(frame, str(tmp / "training"))
     res["spark_pit_s"] = time.perf_counter() - t
+    written = ds.dataset(tmp / "training").count_rows()
+    if written != args.rows:
+        raise SystemExit(f"the training set has {written:,} rows, not {args.rows:,}")
     print(f"Spark training set of {args.rows:,} rows: {res['spark_pit_s']:.1f} s", flush=True)
     sample = rows.slice(0, args.inprocess_rows)
     t = time.perf_counter()

@@ -86,7 +86,7 @@ from fstore.backends.online.redis_wire import (
     dumps,
     fast_cluster,
     glob_escape,
-    ints,
+    newest_records,
     raise_first,
     rounds,
     rounds_of,
@@ -327,51 +327,11 @@ class RedisOnlineStore:
                 raws[i] = raw
         return raws
 
-    def _newest(self, writes: Sequence[OnlineWrite]) -> dict[int, tuple[list[str], list[bytes]]]:
-        """``{expiry ms (0: none): (keys, records)}`` with the newest record per key;
-        equal event times: the later position wins."""
-        values = self._values
-        fids = [w.feature_id for w in writes]
-        # Fast path (ingest, materialisation): each feature once, each entity id once per
-        # feature, so every key is distinct and there is nothing to compare.
-        simple = len(set(fids)) == len(fids)
-        columns = []
-        for w in writes:
-            ids = strs(w.entity_ids)
-            if len(set(ids)) != len(ids):
-                simple = False
-            columns.append((w, ids, ints(w.event_ts)))
-        groups: dict[int, tuple[list[str], list[bytes]]] = {}
-        if simple:
-            for w, ids, ts in columns:
-                prefix = f"{values}{w.feature_id}:"
-                keys, records = groups.setdefault((w.ttl_seconds or 0) * 1000, ([], []))
-                keys.extend([prefix + eid for eid in ids])
-                version = w.version
-                records.extend(
-                    [dumps((t, v, x, version)) for t, v, x in zip(ts, w.values, w.transformed, strict=True)]
-                )
-            return groups
-        newest: dict[str, tuple[int, Any, Any, str | None, int]] = {}
-        for w, ids, ts in columns:
-            prefix = f"{values}{w.feature_id}:"
-            version, ttl = w.version, (w.ttl_seconds or 0) * 1000
-            for eid, t, v, x in zip(ids, ts, w.values, w.transformed, strict=True):
-                key = prefix + eid
-                current = newest.get(key)
-                if current is None or t >= current[0]:
-                    newest[key] = (t, v, x, version, ttl)
-        for key, (t, v, x, version, ttl) in newest.items():
-            keys, records = groups.setdefault(ttl, ([], []))
-            keys.append(key)
-            records.append(dumps((t, v, x, version)))
-        return groups
-
     async def write(self, entity: str, writes: Sequence[OnlineWrite]) -> int:
         client = self._client
         if client is None:
             raise self._not_open()
-        groups = self._newest(writes)
+        groups = newest_records(self._values, writes)
         applied = 0
         try:
             async with self._gate:

@@ -1,5 +1,6 @@
-"""Wire-level helpers of the Redis online store: fast command packing with hiredis, grouping
-keys by cluster slot, and cutting script calls into pipelined rounds."""
+"""Wire-level helpers of the Redis online store: the value records a write sends (newest per
+key), fast command packing with hiredis, grouping keys by cluster slot, and cutting script
+calls into pipelined rounds."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection, SSLConnection
 from redis.crc import key_slot
 
+from fstore.backends.online.base import OnlineWrite
 from fstore.backends.online.encoding import ORJSON_OPTIONS, to_plain
 from fstore.backends.online.redis_scripts import (
     WRITE_SHA,
@@ -104,6 +106,46 @@ def raise_first(results: list[Any]) -> list[Any]:
         if isinstance(result, BaseException):
             raise result
     return results
+
+
+def newest_records(values: str, writes: Sequence[OnlineWrite]) -> dict[int, tuple[list[str], list[bytes]]]:
+    """``{expiry ms (0: none): (keys, records)}`` with the newest record per key of ``writes``
+    (keys under ``values``, the value keys' prefix); equal event times: the later position wins."""
+    fids = [w.feature_id for w in writes]
+    # Fast path (ingest, materialisation): each feature once, each entity id once per
+    # feature, so every key is distinct and there is nothing to compare.
+    simple = len(set(fids)) == len(fids)
+    columns = []
+    for w in writes:
+        ids = strs(w.entity_ids)
+        if len(set(ids)) != len(ids):
+            simple = False
+        columns.append((w, ids, ints(w.event_ts)))
+    groups: dict[int, tuple[list[str], list[bytes]]] = {}
+    if simple:
+        for w, ids, ts in columns:
+            prefix = f"{values}{w.feature_id}:"
+            keys, records = groups.setdefault((w.ttl_seconds or 0) * 1000, ([], []))
+            keys.extend([prefix + eid for eid in ids])
+            version = w.version
+            records.extend(
+                [dumps((t, v, x, version)) for t, v, x in zip(ts, w.values, w.transformed, strict=True)]
+            )
+        return groups
+    newest: dict[str, tuple[int, Any, Any, str | None, int]] = {}
+    for w, ids, ts in columns:
+        prefix = f"{values}{w.feature_id}:"
+        version, ttl = w.version, (w.ttl_seconds or 0) * 1000
+        for eid, t, v, x in zip(ids, ts, w.values, w.transformed, strict=True):
+            key = prefix + eid
+            current = newest.get(key)
+            if current is None or t >= current[0]:
+                newest[key] = (t, v, x, version, ttl)
+    for key, (t, v, x, version, ttl) in newest.items():
+        keys, records = groups.setdefault(ttl, ([], []))
+        keys.append(key)
+        records.append(dumps((t, v, x, version)))
+    return groups
 
 
 def by_slot(keys: list[str], records: list[bytes]) -> list[tuple[list[str], list[bytes]]]:
