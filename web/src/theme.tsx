@@ -4,10 +4,21 @@ import { createContext, useContext, useMemo, useState, type ReactNode } from "re
 type Mode = "light" | "dark";
 const KEY = "fstore.theme";
 
+const NO_MOTION = {
+  shortest: 0,
+  shorter: 0,
+  short: 0,
+  standard: 0,
+  complex: 0,
+  enteringScreen: 0,
+  leavingScreen: 0,
+};
+
 const ModeContext = createContext<{ mode: Mode; toggle: () => void }>({ mode: "light", toggle: () => {} });
 
 export function AppTheme({ children }: { children: ReactNode }) {
   const prefersDark = useMediaQuery("(prefers-color-scheme: dark)");
+  const reducedMotion = useMediaQuery("(prefers-reduced-motion: reduce)");
   const [chosen, setChosen] = useState<Mode | null>(() => localStorage.getItem(KEY) as Mode | null);
   const mode: Mode = chosen ?? (prefersDark ? "dark" : "light");
   const theme = useMemo(
@@ -15,6 +26,8 @@ export function AppTheme({ children }: { children: ReactNode }) {
       createTheme({
         palette: { mode, primary: { main: mode === "light" ? "#1565c0" : "#90caf9" } },
         shape: { borderRadius: 8 },
+        // the system's "reduce motion" setting: dialogs, menus and drawers appear at once
+        ...(reducedMotion && { transitions: { create: () => "none", duration: NO_MOTION } }),
         components: {
           MuiButton: { defaultProps: { disableElevation: true } },
           // plain links (router links in text and tables) take the theme's colour in both modes
@@ -23,7 +36,7 @@ export function AppTheme({ children }: { children: ReactNode }) {
           },
         },
       }),
-    [mode],
+    [mode, reducedMotion],
   );
   const toggle = () => {
     const next: Mode = mode === "light" ? "dark" : "light";
