@@ -256,11 +256,16 @@ class Processor:
 
     def _commit(self, records: list[Record]) -> None:
         assert self._consumer is not None
+        # a partition revoked while its records were handled belongs to another member now:
+        # committing for it could move that member's offset back
+        owned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
         ends: dict[TP, int] = {}
         for r in records:
             key = (r.topic, r.partition)
-            if r.offset >= ends.get(key, -1):
+            if key in owned and r.offset >= ends.get(key, -1):
                 ends[key] = r.offset + 1
+        if not ends:
+            return
         offsets = [TopicPartition(t, p, o) for (t, p), o in ends.items()]
         try:
             self._consumer.commit(offsets=offsets, asynchronous=False)
