@@ -5,12 +5,14 @@ error when there is no broker at all; the plain demo without any Kafka package."
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from uuid import uuid4
 
+import pytest
 from e2e_serving import DEV_ENV, _env, serving
 
 from fstore import demo_aggregates
@@ -78,6 +80,11 @@ def test_serve_demo_stream_serves_changing_aggregates(tmp_path: Path) -> None:
     assert any(m.startswith("started a local Kafka broker") for m in messages)
     assert any(m.endswith(f"/api/v1/features/txn_count_1h/values/{busiest}") for m in messages)
     assert any(m.startswith("demo stream stopped") for m in messages)
+    # the server stopped by SIGTERM leaves no broker behind
+    started = next(m for m in messages if m.startswith("started a local Kafka broker"))
+    host, port = started.rsplit(" ", 1)[1].rsplit(":", 1)
+    with pytest.raises(OSError):
+        socket.create_connection((host, int(port)), timeout=2).close()
 
 
 def test_no_broker_is_a_configuration_error_with_the_pip_command(tmp_path: Path) -> None:

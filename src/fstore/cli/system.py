@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from fstore.config import Settings
     from fstore.store import FeatureStore
+    from fstore.streaming.local_broker import LocalBroker
 
 UNAVAILABLE_EXIT = 7
 
@@ -186,7 +187,7 @@ def serve(
                 config, host, port, log_config, ssl_certfile, ssl_keyfile, demo, log, stream
             )
             if stream:
-                _stream_alongside(server, rate, broker is not None)
+                _stream_alongside(server, rate, broker)
         tls = ssl_certfile is not None
         url = f"{'https' if tls else 'http'}://{_url_host(host)}:{port}"
         log.info("FStore API at %s (dashboard: %s/, Swagger UI: %s/docs)", url, url, url)
@@ -204,10 +205,11 @@ def serve(
         raise fail("the API could not start: see the log above", UNAVAILABLE_EXIT)
 
 
-def _stream_alongside(server: uvicorn.Server, rate: float, fresh_broker: bool) -> None:
+def _stream_alongside(server: uvicorn.Server, rate: float, broker: LocalBroker | None) -> None:
     from fstore.streaming.demo_stream import StreamOptions, with_demo_stream
 
-    with_demo_stream(server.config.app, StreamOptions(rate=rate, fresh_broker=fresh_broker))
+    options = StreamOptions(rate=rate, fresh_broker=broker is not None)
+    with_demo_stream(server.config.app, options, broker)
 
 
 def _prepare(

@@ -210,26 +210,33 @@ class DemoStream:
         return self.stats()
 
 
-def with_demo_stream(app: FastAPI, options: StreamOptions) -> None:
-    """Run a ``DemoStream`` over the app's store while the app runs (its lifespan)."""
+def with_demo_stream(app: FastAPI, options: StreamOptions, broker: LocalBroker | None = None) -> None:
+    """Run a ``DemoStream`` over the app's store while the app runs (its lifespan); a local
+    ``broker`` is stopped after the store closed (its publisher may still send on close).
+    Stopping it here, not after the server returns: on SIGTERM uvicorn re-raises the signal
+    once the lifespan is done, which ends the process before any code after ``server.run``."""
     inner = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
-        async with inner(app) as state:
-            stream = DemoStream(app.state.store, options)
-            await stream.start()
-            app.state.demo_stream = stream
-            log.info(
-                "demo stream: %s transactions/s to %s, the Feature Processor keeps %s up to date",
-                f"{options.rate:g}",
-                stream.topic,
-                ", ".join(demo_aggregates.NAMES),
-            )
-            try:
-                yield state
-            finally:
-                stats = await stream.stop(drain_seconds=5.0)
-                log.info("demo stream stopped: %s", stats.to_dict())
+        try:
+            async with inner(app) as state:
+                stream = DemoStream(app.state.store, options)
+                await stream.start()
+                app.state.demo_stream = stream
+                log.info(
+                    "demo stream: %s transactions/s to %s, the Feature Processor keeps %s up to date",
+                    f"{options.rate:g}",
+                    stream.topic,
+                    ", ".join(demo_aggregates.NAMES),
+                )
+                try:
+                    yield state
+                finally:
+                    stats = await stream.stop(drain_seconds=5.0)
+                    log.info("demo stream stopped: %s", stats.to_dict())
+        finally:
+            if broker is not None:
+                await asyncio.to_thread(broker.stop)
 
     app.router.lifespan_context = lifespan
