@@ -64,8 +64,12 @@ WRITER = textwrap.dedent(
 ).format(features=FEATURES, rows=ROWS)
 
 
-async def _kill_a_writer(script: Path, url: str, first: int, delay: float) -> list[int]:
-    """Start a writer, SIGKILL it ``delay`` seconds after it is ready; the calls it reported."""
+async def _kill_a_writer(
+    script: Path, url: str, first: int, delay: float, after_a_call: bool = False
+) -> list[int]:
+    """Start a writer, SIGKILL it ``delay`` seconds after it is ready (``after_a_call``: after
+    it acknowledged its first call, so a loaded machine still sees calls complete); the calls
+    it reported."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         str(script),
@@ -85,6 +89,8 @@ async def _kill_a_writer(script: Path, url: str, first: int, delay: float) -> li
                 async for raw in proc.stdout:  # type: ignore[union-attr]
                     done.append(int(raw))
 
+            if after_a_call:
+                done.append(int(await proc.stdout.readline()))
             reader = asyncio.create_task(collect())
             await asyncio.sleep(delay)
             proc.send_signal(signal.SIGKILL)
@@ -115,7 +121,8 @@ async def test_a_killed_multi_feature_write_leaves_all_or_nothing(
     acknowledged: set[int] = set()
     for i in range(ITERATIONS):
         first = i * 1000
-        acknowledged |= set(await _kill_a_writer(script, offline.url, first, rng.uniform(0.0, 0.3)))
+        delay = rng.uniform(0.0, 0.3)
+        acknowledged |= set(await _kill_a_writer(script, offline.url, first, delay, after_a_call=i % 2 == 1))
         # a fresh client, as a restarted process would be (the embedded store recovers on open)
         store = create_offline_store(offline.url)
         await store.open()
