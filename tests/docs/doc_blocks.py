@@ -14,6 +14,10 @@ before the fence changes that (several markers may share one comment, separated 
   for TLS) answers, then is stopped;
 * ``<!-- port: 8000 -->``: the block uses that port itself (starts and stops a server in it): the
   port is replaced by a free one;
+* ``<!-- continues -->``: the block goes on from the page's block before it (skipped blocks
+  aside): it runs in that block's directory, with its store and the files it wrote — a
+  walkthrough of several blocks (docs/spark.md). Selected alone, the blocks before it run first;
+  a chain's blocks use no server and no port;
 * ``<!-- skip: reason -->``: not run, for a reason a reader can check (installs the project,
   or is the test command itself). Other languages (json, plain text) are never run.
 """

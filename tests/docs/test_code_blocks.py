@@ -32,7 +32,7 @@ from server_redis import delete_prefix, free_port
 
 BLOCKS = runnable_blocks()
 # Blocks another branch of this session owns; made runnable when it merges (see the report).
-PENDING = {"docs/spark.md"}
+PENDING: set[str] = set()
 _URLS = {
     "mongodb": re.compile(r"mongodb://[^\s'\"]+"),
     "redis": re.compile(r"redis://[^\s'\"]+"),
@@ -113,6 +113,43 @@ def _command(block: Block, code: str, directory: Path) -> list[str]:
     return ["bash", "-euo", "pipefail", "-c", code]
 
 
+def _predecessor(block: Block) -> Block:
+    """The block a ``continues`` block goes on from: the page's runnable block before it."""
+    page = [b for b in BLOCKS if b.path == block.path and b.line < block.line and "skip" not in b.markers]
+    assert page, f"{block.id}: 'continues' but no block before it on its page"
+    before = page[-1]
+    assert not {"requires", "serves", "port"} & set(before.markers), f"{before.id}: a chain runs alone"
+    return before
+
+
+def _continue(block: Block, directory: Path) -> None:
+    """Run a block of a chain in its predecessor's directory, after the blocks before it when
+    they have not run in this session (the block selected alone, -k)."""
+    before = _predecessor(block)
+    if before.id not in _RAN:
+        if "continues" in before.markers:
+            _continue(before, directory)
+        else:
+            _execute(before, before.code, directory)
+    _execute(block, block.code, _RAN[before.id])
+
+
+def _execute(block: Block, code: str, directory: Path) -> None:
+    """Run a block that ends by itself in ``directory``; ``_RAN`` keeps where."""
+    links = directory / "examples"
+    if not links.exists():
+        links.symlink_to(ROOT / "examples")  # blocks run examples/ as from a checkout
+    command = _command(block, code, directory)
+    env = _environment(directory)
+    run = subprocess.run(command, cwd=directory, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, f"{block.id} exited {run.returncode}\n{run.stdout}\n{run.stderr}"
+    _RAN[block.id] = directory
+
+
+# where each block of this session ran: a ``continues`` block runs in its predecessor's directory
+_RAN: dict[str, Path] = {}
+
+
 def _wait_serving(proc: subprocess.Popen, port: int, served: str, timeout: float = 300) -> None:
     """Until ``http(s)://127.0.0.1:port/path`` answers 200; ``served`` is the marker's value:
     ``PORT [/path] [https]``."""
@@ -141,17 +178,19 @@ def test_block_runs(block: Block, servers: dict[str, str], tmp_path: Path) -> No
         pytest.skip(block.markers["skip"])
     if str(block.path.relative_to(ROOT)) in PENDING:
         pytest.skip("owned by another branch this session; runnable after its merge")
+    if "continues" in block.markers:
+        _continue(block, tmp_path)
+        return
     served = block.markers.get("serves")
     fixed_port = (served or block.markers.get("port", "")).split()
     port = free_port() if fixed_port else None
     code = _substitute(block.code, servers, port, fixed_port[0] if fixed_port else None)
+    if served is None:
+        _execute(block, code, tmp_path)
+        return
     env = _environment(tmp_path)
     (tmp_path / "examples").symlink_to(ROOT / "examples")  # blocks run examples/ as from a checkout
     command = _command(block, code, tmp_path)
-    if served is None:
-        run = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-        assert run.returncode == 0, f"{block.id} exited {run.returncode}\n{run.stdout}\n{run.stderr}"
-        return
     log = tmp_path / "server.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -172,6 +211,6 @@ def test_block_runs(block: Block, servers: dict[str, str], tmp_path: Path) -> No
 
 
 def test_markers_are_known() -> None:
-    known = {"requires", "serves", "port", "skip"}
+    known = {"requires", "serves", "port", "skip", "continues"}
     for block in BLOCKS:
         assert set(block.markers) <= known, f"{block.id}: unknown marker in {block.markers}"
