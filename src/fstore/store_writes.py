@@ -5,19 +5,22 @@ point → online copy, with the repair ledger and the event outbox alongside).""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from datetime import datetime
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from fstore.arguments import feature_names
-from fstore.backends.offline.base import WriteCount
+from fstore.backends.offline.base import INGESTION_RETENTION_SECONDS, WriteCount
 from fstore.backends.online.base import OnlineWrite
 from fstore.catalog import Catalog, ResolvedFeature
 from fstore.columns import history_table, now_us, online_write, transform_arrow
-from fstore.errors import ValidationError
+from fstore.errors import FStoreError, ValidationError
 from fstore.frames import kind_of
 from fstore.registry import Registry
 from fstore.resilience import Metrics, OnlineGuard
@@ -32,6 +35,8 @@ from fstore.values import (
 )
 from fstore.write_result import IngestResult, StoreResult
 
+log = logging.getLogger(__name__)
+
 
 def oldest_event_times(batches: Sequence[tuple[ResolvedFeature, Values]]) -> dict[str, int]:
     """Feature id -> the oldest event time (µs) of its values in ``batches``."""
@@ -42,6 +47,16 @@ def oldest_event_times(batches: Sequence[tuple[ResolvedFeature, Values]]) -> dic
             fid = resolved.feature.id
             out[fid] = min(out.get(fid, oldest), oldest)
     return out
+
+
+async def record_ingestion(offline: Any, stored: Mapping[str, int], at_us: int) -> None:
+    """After an acknowledged offline write: add what it stored (feature id -> new rows) to the
+    offline store's ingestion activity. Never raises a store error: the values are stored
+    already, only the dashboard's count of them would be short."""
+    try:
+        await offline.record_ingestion({f: n for f, n in stored.items() if n}, at_us)
+    except FStoreError as exc:
+        log.warning("could not record the ingestion activity of a write: %s", exc)
 
 
 def _results(
@@ -184,13 +199,37 @@ class WriteMethods:
                 counts = await self.offline.write(tables)
             finally:
                 failed = await online_write_task  # never raises
-            await self.guard.settle(failed, pending)
+            await asyncio.gather(self.guard.settle(failed, pending), self._record(counts, ingested_us))
         else:
             counts = await self.offline.write(tables)
-            await self.guard.publish(online, pending)
+            await asyncio.gather(self.guard.publish(online, pending), self._record(counts, ingested_us))
         self.events.written(outbox, counts, tables)
         self.metrics.count_ingested(sum(len(values) for _, values in batches))
         return counts
+
+    async def _record(self, counts: Mapping[str, WriteCount], ingested_us: int) -> None:
+        await record_ingestion(self.offline, {f: c.stored for f, c in counts.items()}, ingested_us)
+
+    async def ingestion_activity(
+        self, feature: str | None = None, *, minutes: int = 60, bucket_minutes: int = 1
+    ) -> list[tuple[datetime, int]]:
+        """Values stored per ``bucket_minutes`` over the last ``minutes`` minutes (buckets
+        aligned to the epoch, the current one last, empty ones 0), by every writer of the
+        offline store; of one feature (by name) or of all. Kept for 30 days."""
+        await self._ready()
+        if not 1 <= minutes <= INGESTION_RETENTION_SECONDS // 60:
+            raise ValidationError("minutes must be between 1 and 43200 (30 days)")
+        if not 1 <= bucket_minutes <= minutes:
+            raise ValidationError("bucket_minutes must be between 1 and minutes")
+        feature_id = None if feature is None else (await self.registry.get_feature(feature)).id
+        size = bucket_minutes * 60
+        last = int(time.time()) // size
+        first = last - math.ceil(minutes / bucket_minutes) + 1
+        totals = dict.fromkeys(range(first, last + 1), 0)
+        for minute, n in await self.offline.ingestion(first * size * 1_000_000, feature_id):
+            if minute // size in totals:
+                totals[minute // size] += n
+        return [(datetime.fromtimestamp(b * size, UTC), n) for b, n in totals.items()]
 
     # -- streaming ------------------------------------------------------------------------------
 

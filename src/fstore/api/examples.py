@@ -159,7 +159,7 @@ MODEL_EXAMPLES: dict[type[BaseModel], dict[str, Any]] = {
         },
         "online": {"hits": 95, "misses": 5, "hit_rate": 0.95},
         "latency": {"requests": 1200, "p50_ms": 2.5, "p95_ms": 10.0, "p99_ms": 25.0},
-        "ingested_total": 10000,
+        "ingested_last_hour": 10000,
         "ingested_per_minute": [{"minute": AT, "values": 10000}],
         "recent_changes": [],
     },

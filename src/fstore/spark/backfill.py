@@ -12,9 +12,10 @@
 6. write each entity's newest value online from the workers (``online``).
 
 A re-run stores nothing (every identity holds its value already) and rewrites the same newest
-values online. The online repair ledger holds the feature from before the offline write until
-the online write succeeded, as for any write call; when the online store fails the offline
-write stands and the ledger keeps the feature for repair.
+values online. What the offline write stored is added to the store's ingestion activity (the
+dashboard's chart). The online repair ledger holds the feature from before the offline write
+until the online write succeeded, as for any write call; when the online store fails the
+offline write stands and the ledger keeps the feature for repair.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from fstore.spark.online import OnlineTarget, newest_per_entity, write_online
 from fstore.spark.pg_copy import CopyTarget, copy_stage
 from fstore.spark.transform import transform_column, transformed_type
 from fstore.spark.validate import ERROR, ROW, spark_type, validated
+from fstore.store_writes import record_ingestion
 from fstore.values import TS_TYPE, from_micros
 
 if TYPE_CHECKING:
@@ -225,6 +227,7 @@ async def _write(
         count, kept = await _write_postgres(store, resolved, rows, ingested, lo, hi, stage_with)
     else:
         count, kept = await _write_embedded(store, resolved, rows, ingested)
+    await record_ingestion(store.offline, {fid: count.stored}, ingested)  # the dashboard's activity
     target = OnlineTarget(
         url=store.settings.resolved_online_url(),
         entity=resolved.entity.name,
