@@ -5,10 +5,9 @@ point → online copy, with the repair ledger and the event outbox alongside).""
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,8 +19,9 @@ from fstore.backends.offline.base import INGESTION_RETENTION_SECONDS, WriteCount
 from fstore.backends.online.base import OnlineWrite
 from fstore.catalog import Catalog, ResolvedFeature
 from fstore.columns import history_table, now_us, online_write, transform_arrow
-from fstore.errors import FStoreError, ValidationError
+from fstore.errors import ValidationError
 from fstore.frames import kind_of
+from fstore.ingestion_activity import IngestionRecorder
 from fstore.registry import Registry
 from fstore.resilience import Metrics, OnlineGuard
 from fstore.streaming.outbox import EventOutbox
@@ -35,8 +35,6 @@ from fstore.values import (
 )
 from fstore.write_result import IngestResult, StoreResult
 
-log = logging.getLogger(__name__)
-
 
 def oldest_event_times(batches: Sequence[tuple[ResolvedFeature, Values]]) -> dict[str, int]:
     """Feature id -> the oldest event time (µs) of its values in ``batches``."""
@@ -47,16 +45,6 @@ def oldest_event_times(batches: Sequence[tuple[ResolvedFeature, Values]]) -> dic
             fid = resolved.feature.id
             out[fid] = min(out.get(fid, oldest), oldest)
     return out
-
-
-async def record_ingestion(offline: Any, stored: Mapping[str, int], at_us: int) -> None:
-    """After an acknowledged offline write: add what it stored (feature id -> new rows) to the
-    offline store's ingestion activity. Never raises a store error: the values are stored
-    already, only the dashboard's count of them would be short."""
-    try:
-        await offline.record_ingestion({f: n for f, n in stored.items() if n}, at_us)
-    except FStoreError as exc:
-        log.warning("could not record the ingestion activity of a write: %s", exc)
 
 
 def _results(
@@ -77,6 +65,7 @@ class WriteMethods:
     guard: OnlineGuard
     events: EventOutbox
     metrics: Metrics
+    activity: IngestionRecorder
 
     async def _ready(self) -> None: ...
 
@@ -199,16 +188,14 @@ class WriteMethods:
                 counts = await self.offline.write(tables)
             finally:
                 failed = await online_write_task  # never raises
-            await asyncio.gather(self.guard.settle(failed, pending), self._record(counts, ingested_us))
+            await self.guard.settle(failed, pending)
         else:
             counts = await self.offline.write(tables)
-            await asyncio.gather(self.guard.publish(online, pending), self._record(counts, ingested_us))
+            await self.guard.publish(online, pending)
+        self.activity.add({f: c.stored for f, c in counts.items()}, ingested_us)  # written soon
         self.events.written(outbox, counts, tables)
         self.metrics.count_ingested(sum(len(values) for _, values in batches))
         return counts
-
-    async def _record(self, counts: Mapping[str, WriteCount], ingested_us: int) -> None:
-        await record_ingestion(self.offline, {f: c.stored for f, c in counts.items()}, ingested_us)
 
     async def ingestion_activity(
         self, feature: str | None = None, *, minutes: int = 60, bucket_minutes: int = 1
@@ -222,6 +209,7 @@ class WriteMethods:
         if not 1 <= bucket_minutes <= minutes:
             raise ValidationError("bucket_minutes must be between 1 and minutes")
         feature_id = None if feature is None else (await self.registry.get_feature(feature)).id
+        await self.activity.flush()  # this process's latest calls included
         size = bucket_minutes * 60
         last = int(time.time()) // size
         first = last - math.ceil(minutes / bucket_minutes) + 1

@@ -31,12 +31,12 @@ import pyarrow as pa
 from fstore.catalog import ResolvedFeature
 from fstore.columns import history_table, now_us
 from fstore.errors import FStoreError, InvalidValueError, ValidationError
+from fstore.ingestion_activity import record_ingestion
 from fstore.spark.jdbc import read_jdbc, write_jdbc
 from fstore.spark.online import OnlineTarget, newest_per_entity, write_online
 from fstore.spark.pg_copy import CopyTarget, copy_stage
 from fstore.spark.transform import transform_column, transformed_type
 from fstore.spark.validate import ERROR, ROW, spark_type, validated
-from fstore.store_writes import record_ingestion
 from fstore.values import TS_TYPE, from_micros
 
 if TYPE_CHECKING:
