@@ -1580,6 +1580,21 @@ export interface components {
          * IngestionActivity
          * @description New values of the feature stored per period (replays of stored values not counted),
          *     oldest first, the current period last; kept 30 days.
+         * @example {
+         *       "feature": "amount",
+         *       "period_minutes": 24,
+         *       "periods": [
+         *         {
+         *           "start": "2025-01-01T00:00:00Z",
+         *           "values": 1000
+         *         },
+         *         {
+         *           "start": "2025-01-01T00:24:00Z",
+         *           "values": 500
+         *         }
+         *       ],
+         *       "total": 1500
+         *     }
          */
         IngestionActivity: {
             /** Feature */
@@ -3358,6 +3373,7 @@ export interface operations {
     ingestion_api_v1_features__name__ingestion_get: {
         parameters: {
             query?: {
+                /** @example 24 */
                 hours?: number;
             };
             header?: never;
