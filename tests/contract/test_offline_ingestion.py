@@ -89,3 +89,13 @@ async def test_concurrent_writers_in_other_processes_lose_no_count(
     finally:
         await again.close()
     await offline.open()  # the fixture closes it
+
+
+async def test_deleting_a_feature_drops_its_activity(offline: OfflineStore) -> None:
+    at = minute_us(7)
+    await offline.record_ingestion({"amount": 3, "count": 4}, at)
+    await offline.delete_feature("amount")  # a feature created again under its id starts empty
+    start = at // MINUTE_US * 60
+    assert await offline.ingestion(at, "amount") == []
+    assert await offline.ingestion(at) == [(start, 4)]
+    await offline.delete_feature("never_written")

@@ -262,7 +262,8 @@ class OfflineStore(Protocol):
         {"p01","p05","p25","p50","p75","p95","p99"}; for categorical ones top_categories
         [{"value", "count"}] (10 most frequent)."""
 
-    async def delete_feature(self, feature_id: str) -> None: ...
+    async def delete_feature(self, feature_id: str) -> None:
+        """Delete the feature's history and its ingestion activity."""
 
     async def append_audit(self, records: Sequence[dict[str, Any]]) -> None:
         """Append audit records (``AUDIT_FIELDS``), all or none."""

@@ -212,6 +212,7 @@ class DuckDBOfflineStore(SqliteRepairs, SqliteOutbox, SqliteIngestion):
         directory = self._dir(feature_id)
         self._catalog.forget(feature_id)
         await asyncio.to_thread(shutil.rmtree, directory, True)
+        self._forget_ingestion(feature_id)
 
     # -- reading --------------------------------------------------------------------------------
 

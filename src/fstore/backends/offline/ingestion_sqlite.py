@@ -38,6 +38,7 @@ def _create(conn: sqlite3.Connection) -> None:
 _UPSERT = """INSERT INTO ingestion (feature_id, minute, stored) VALUES (?, ?, ?)
              ON CONFLICT (feature_id, minute) DO UPDATE SET stored = stored + excluded.stored"""
 _PRUNE = "DELETE FROM ingestion WHERE minute < ?"
+_FORGET = "DELETE FROM ingestion WHERE feature_id = ?"
 _ALL = "SELECT minute, sum(stored) FROM ingestion WHERE minute >= ? GROUP BY minute ORDER BY minute"
 _ONE = "SELECT minute, stored FROM ingestion WHERE feature_id = ? AND minute >= ? ORDER BY minute"
 
@@ -57,6 +58,11 @@ class SqliteIngestionLog(SqliteFile):
             conn.executemany(_UPSERT, [(f, minute, n) for f, n in counts.items()])
             if prune_before is not None:
                 conn.execute(_PRUNE, [prune_before])
+
+    def forget(self, feature_id: str) -> None:
+        if self._db.opened or self.path.exists():
+            with write_transaction(self._db.get(), STORE, self._db.lock) as conn:
+                conn.execute(_FORGET, [feature_id])
 
     def minutes(self, since_us: int, feature_id: str | None) -> list[tuple[int, int]]:
         if not self._db.opened and not self.path.exists():
@@ -89,6 +95,10 @@ class SqliteIngestion:
     def _close_ingestion(self) -> None:
         if self._ingestion_log is not None:
             self._ingestion_log.close()
+
+    def _forget_ingestion(self, feature_id: str) -> None:
+        """Drop a deleted feature's activity (a feature created again under its id starts empty)."""
+        self._ingestion().forget(feature_id)
 
     async def record_ingestion(self, stored: Mapping[str, int], at_us: int | None = None) -> None:
         self._ingestion().add(stored, time.time_ns() // 1000 if at_us is None else at_us)

@@ -226,6 +226,7 @@ class PostgresOfflineStore(PostgresRepairs, PostgresOutbox, PostgresIngestion):
             cur = await conn.execute(self._q(sql.DELETE_FEATURE), [feature_id])
             for (fid,) in await cur.fetchall():
                 await conn.execute(self._q(sql.DROP_PARTITION, fid))
+            await self._forget_ingestion(conn, feature_id)
 
     # -- reading --------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from fstore.backends.offline.base import IngestionPruner, ingestion_minute, validate_ingestion
 from fstore.backends.offline.postgres_connection import Database
@@ -26,6 +27,7 @@ _UPSERT = """
     ON CONFLICT (feature_id, minute) DO UPDATE SET stored = i.stored + excluded.stored
 """
 _PRUNE = "DELETE FROM {s}.fstore_ingestion WHERE minute < %s"
+_FORGET = "DELETE FROM {s}.fstore_ingestion WHERE feature_id = %s"
 _ALL = """
     SELECT minute, sum(stored)::int8 FROM {s}.fstore_ingestion
     WHERE minute >= %s GROUP BY minute ORDER BY minute
@@ -39,6 +41,10 @@ _ONE = """
 class PostgresIngestion:
     _db: Database
     _ingestion_pruner: IngestionPruner | None = None
+
+    async def _forget_ingestion(self, conn: Any, feature_id: str) -> None:
+        """Drop a deleted feature's activity, in the deletion's transaction on ``conn``."""
+        await conn.execute(sql_of(_FORGET, self._db), [feature_id])
 
     async def record_ingestion(self, stored: Mapping[str, int], at_us: int | None = None) -> None:
         counts = validate_ingestion(stored)
