@@ -146,28 +146,6 @@ def timed(backend: T, store: str, stats: OperationStats) -> T:
     return cast(T, TimedBackend(backend, store, stats))
 
 
-class Timeline:
-    """Counts per minute over the last ``minutes`` minutes (what the dashboard charts)."""
-
-    __slots__ = ("buckets", "minutes")
-
-    def __init__(self, minutes: int = 60) -> None:
-        self.minutes = minutes
-        self.buckets: dict[int, int] = {}  # minute since the epoch -> count
-
-    def add(self, n: int, now: float | None = None) -> None:
-        minute = int((time.time() if now is None else now) // 60)
-        self.buckets[minute] = self.buckets.get(minute, 0) + n
-        if len(self.buckets) > self.minutes:
-            for old in [m for m in self.buckets if m <= minute - self.minutes]:
-                del self.buckets[old]
-
-    def series(self, now: float | None = None) -> list[tuple[int, int]]:
-        """(minute start in epoch seconds, count) for each of the last minutes, oldest first."""
-        minute = int((time.time() if now is None else now) // 60)
-        return [(m * 60, self.buckets.get(m, 0)) for m in range(minute - self.minutes + 1, minute + 1)]
-
-
 def quantile(histogram: Histogram, q: float) -> float | None:
     """The upper bound of the bucket holding the ``q`` quantile (None without values; the
     last finite bound when it falls in +Inf)."""

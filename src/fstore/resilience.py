@@ -31,7 +31,7 @@ from typing import Any
 from fstore.backends.offline.base import OfflineStore, RepairEntry
 from fstore.backends.online.base import OnlineRecord, OnlineStore, OnlineWrite
 from fstore.errors import StoreUnavailableError
-from fstore.instrumentation import OperationStats, Timeline
+from fstore.instrumentation import OperationStats
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +62,9 @@ class Metrics:
     online_repairs: int = 0
     ingested_values: int = 0
     operations: OperationStats = field(default_factory=OperationStats)
-    ingested_per_minute: Timeline = field(default_factory=Timeline)
 
     def count_ingested(self, n: int) -> None:
         self.ingested_values += n
-        self.ingested_per_minute.add(n)
 
     def as_dict(self) -> dict[str, int]:
         """The counters (not the latencies)."""

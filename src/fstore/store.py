@@ -27,6 +27,7 @@ from fstore.columns import expiry_cutoff, now_us, online_write, transform_arrow
 from fstore.config import Settings
 from fstore.errors import FStoreError, NotFittedError, ValidationError
 from fstore.frames import Output, check_output
+from fstore.ingestion_activity import IngestionRecorder
 from fstore.instrumentation import timed
 from fstore.models import (
     Feature,
@@ -79,6 +80,7 @@ class FeatureStore(RegistryMethods, WriteMethods):
         self.guard = OnlineGuard(self.online, self.metrics, s.online_retry_seconds, ledger=self.offline)
         self.guard.repair = self._repair_online
         self.events = EventOutbox(s, self.offline)  # value-change events to Kafka, when configured
+        self.activity = IngestionRecorder(self.offline)  # the dashboard's ingestion activity
         self._opened = False
         self._open_lock = asyncio.Lock()
 
@@ -102,6 +104,7 @@ class FeatureStore(RegistryMethods, WriteMethods):
             self._opened = False
             await self.events.close()
             await self.guard.close()
+            await self.activity.close()
             for store in (self.online, self.offline, self.metadata):
                 await store.close()
 

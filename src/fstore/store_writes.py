@@ -5,20 +5,23 @@ point → online copy, with the repair ledger and the event outbox alongside).""
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from fstore.arguments import feature_names
-from fstore.backends.offline.base import WriteCount
+from fstore.backends.offline.base import INGESTION_RETENTION_SECONDS, WriteCount
 from fstore.backends.online.base import OnlineWrite
 from fstore.catalog import Catalog, ResolvedFeature
 from fstore.columns import history_table, now_us, online_write, transform_arrow
 from fstore.errors import ValidationError
 from fstore.frames import kind_of
+from fstore.ingestion_activity import IngestionRecorder
 from fstore.registry import Registry
 from fstore.resilience import Metrics, OnlineGuard
 from fstore.streaming.outbox import EventOutbox
@@ -62,6 +65,7 @@ class WriteMethods:
     guard: OnlineGuard
     events: EventOutbox
     metrics: Metrics
+    activity: IngestionRecorder
 
     async def _ready(self) -> None: ...
 
@@ -188,9 +192,32 @@ class WriteMethods:
         else:
             counts = await self.offline.write(tables)
             await self.guard.publish(online, pending)
+        self.activity.add({f: c.stored for f, c in counts.items()}, ingested_us)  # written soon
         self.events.written(outbox, counts, tables)
         self.metrics.count_ingested(sum(len(values) for _, values in batches))
         return counts
+
+    async def ingestion_activity(
+        self, feature: str | None = None, *, minutes: int = 60, bucket_minutes: int = 1
+    ) -> list[tuple[datetime, int]]:
+        """Values stored per ``bucket_minutes`` over the last ``minutes`` minutes (buckets
+        aligned to the epoch, the current one last, empty ones 0), by every writer of the
+        offline store; of one feature (by name) or of all. Kept for 30 days."""
+        await self._ready()
+        if not 1 <= minutes <= INGESTION_RETENTION_SECONDS // 60:
+            raise ValidationError("minutes must be between 1 and 43200 (30 days)")
+        if not 1 <= bucket_minutes <= minutes:
+            raise ValidationError("bucket_minutes must be between 1 and minutes")
+        feature_id = None if feature is None else (await self.registry.get_feature(feature)).id
+        await self.activity.flush()  # this process's latest calls included
+        size = bucket_minutes * 60
+        last = int(time.time()) // size
+        first = last - math.ceil(minutes / bucket_minutes) + 1
+        totals = dict.fromkeys(range(first, last + 1), 0)
+        for minute, n in await self.offline.ingestion(first * size * 1_000_000, feature_id):
+            if minute // size in totals:
+                totals[minute // size] += n
+        return [(datetime.fromtimestamp(b * size, UTC), n) for b, n in totals.items()]
 
     # -- streaming ------------------------------------------------------------------------------
 

@@ -112,6 +112,10 @@ class SyncFeatureStore:
         atomic; ``validate_only`` stops after the validation (a dry run). Returns the values
         received per feature (a dict) with ``stored``/``unchanged``/``duplicates`` per feature
         (see ``fstore.write_result``)."""
+    def ingestion_activity(self, feature: str | None = None, *, minutes: int = 60, bucket_minutes: int = 1) -> list[tuple[datetime, int]]:
+        """Values stored per ``bucket_minutes`` over the last ``minutes`` minutes (buckets
+        aligned to the epoch, the current one last, empty ones 0), by every writer of the
+        offline store; of one feature (by name) or of all. Kept for 30 days."""
     def list_entities(self) -> list[Entity]:
         """Every registered entity."""
     def list_features(self, **filters: Any) -> list[Feature]:

@@ -10,7 +10,7 @@ T0 = "2026-01-01T00:00:00Z"
 async def test_overview_counts_changes_ingestion_and_hit_rate(client: httpx.AsyncClient) -> None:
     empty = (await client.get("/api/v1/overview")).json()
     assert empty["counts"] == {"features": 0, "groups": 0, "entities": 1}
-    assert empty["online"]["hit_rate"] is None and empty["ingested_total"] == 0
+    assert empty["online"]["hit_rate"] is None and empty["ingested_last_hour"] == 0
     assert len(empty["ingested_per_minute"]) == 60
     assert set(empty["health"]) == {"metadata", "online", "offline"}
     assert all(part["ok"] for part in empty["health"].values())
@@ -22,7 +22,7 @@ async def test_overview_counts_changes_ingestion_and_hit_rate(client: httpx.Asyn
     await client.get("/api/v1/features/age/values/nobody")  # a miss
     after = (await client.get("/api/v1/overview")).json()
     assert after["counts"]["features"] == 1
-    assert after["ingested_total"] == 3 and after["ingested_per_minute"][-1]["values"] == 3
+    assert after["ingested_last_hour"] == 3 and after["ingested_per_minute"][-1]["values"] == 3
     assert after["online"] == {"hits": 1, "misses": 1, "hit_rate": 0.5}
     assert after["recent_changes"][0]["object_id"] == "age"
     latency = after["latency"]

@@ -98,6 +98,9 @@ async def test_backfill_equals_the_in_process_write_and_a_rerun_changes_nothing(
             again = await backfill(target, spark, name, str(source), value_column=name)
             assert again.stored == 0 and again.unchanged == result.stored + result.unchanged
             assert (await target.get_feature_history(name, include_superseded=True)).equals(audit)
+            # the dashboard's activity: what was stored (the seed's values too), not the rerun
+            activity = [sum(n for _, n in await fs.ingestion_activity(name)) for fs in (target, twin)]
+            assert activity[0] == activity[1] >= twin_result.stored > 0
 
         ids = [f"c{i}" for i in range(7)]
         vector = await target.get_feature_vector(["amount", "segment"], ids, read_through=False)

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from fstore.api.routes.audit import AuditRecord
 from fstore.api.routes.auth import PrincipalOut, TokenOut
 from fstore.api.routes.features import FeaturePage
+from fstore.api.routes.ingestion import IngestionActivity
 from fstore.api.routes.lineage import Lineage
 from fstore.api.routes.materialize import Materialized
 from fstore.api.routes.overview import Overview
@@ -150,6 +151,12 @@ MODEL_EXAMPLES: dict[type[BaseModel], dict[str, Any]] = {
             {"start": "2025-01-16T00:00:00Z", "count": 520, "mean": 42.7},
         ],
     },
+    IngestionActivity: {
+        "feature": "amount",
+        "period_minutes": 24,
+        "total": 1500,
+        "periods": [{"start": AT, "values": 1000}, {"start": "2025-01-01T00:24:00Z", "values": 500}],
+    },
     Overview: {
         "counts": {"features": 8, "groups": 2, "entities": 1},
         "health": {
@@ -159,7 +166,7 @@ MODEL_EXAMPLES: dict[type[BaseModel], dict[str, Any]] = {
         },
         "online": {"hits": 95, "misses": 5, "hit_rate": 0.95},
         "latency": {"requests": 1200, "p50_ms": 2.5, "p95_ms": 10.0, "p99_ms": 25.0},
-        "ingested_total": 10000,
+        "ingested_last_hour": 10000,
         "ingested_per_minute": [{"minute": AT, "values": 10000}],
         "recent_changes": [],
     },
@@ -193,6 +200,7 @@ PARAMETER_EXAMPLES: dict[str, Any] = {
     "owner": "ana",
     "bins": 20,
     "periods": 60,
+    "hours": 24,
 }
 NAME_EXAMPLES = {"/api/v1/entities": "customer", "/api/v1/groups": "spend", "/api/v1/users": "ana"}
 

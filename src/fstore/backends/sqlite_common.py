@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,7 +48,7 @@ def connect(path: Path, store: str) -> sqlite3.Connection:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         # busy_timeout first: switching to WAL needs a lock another process may hold.
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        _switch_to_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         return conn
     except (sqlite3.Error, OSError) as exc:
@@ -58,6 +59,21 @@ def connect(path: Path, store: str) -> sqlite3.Connection:
                 f"cannot open the {store} store at {path}: the disk is full", store=store
             ) from exc
         raise StoreUnavailableError(f"cannot open the {store} store at {path}: {exc}", store=store) from exc
+
+
+def _switch_to_wal(conn: sqlite3.Connection) -> None:
+    """``journal_mode = WAL``, tried again while another process holds the lock it needs:
+    processes creating a new file at the same moment get SQLITE_BUSY at once here (SQLite
+    skips the busy handler where waiting could deadlock), not after ``busy_timeout``."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 def _disk_full(path: Path) -> bool:

@@ -12,9 +12,10 @@
 6. write each entity's newest value online from the workers (``online``).
 
 A re-run stores nothing (every identity holds its value already) and rewrites the same newest
-values online. The online repair ledger holds the feature from before the offline write until
-the online write succeeded, as for any write call; when the online store fails the offline
-write stands and the ledger keeps the feature for repair.
+values online. What the offline write stored is added to the store's ingestion activity (the
+dashboard's chart). The online repair ledger holds the feature from before the offline write
+until the online write succeeded, as for any write call; when the online store fails the
+offline write stands and the ledger keeps the feature for repair.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import pyarrow as pa
 from fstore.catalog import ResolvedFeature
 from fstore.columns import history_table, now_us
 from fstore.errors import FStoreError, InvalidValueError, ValidationError
+from fstore.ingestion_activity import record_ingestion
 from fstore.spark.jdbc import read_jdbc, write_jdbc
 from fstore.spark.online import OnlineTarget, newest_per_entity, write_online
 from fstore.spark.pg_copy import CopyTarget, copy_stage
@@ -225,6 +227,7 @@ async def _write(
         count, kept = await _write_postgres(store, resolved, rows, ingested, lo, hi, stage_with)
     else:
         count, kept = await _write_embedded(store, resolved, rows, ingested)
+    await record_ingestion(store.offline, {fid: count.stored}, ingested)  # the dashboard's activity
     target = OnlineTarget(
         url=store.settings.resolved_online_url(),
         entity=resolved.entity.name,

@@ -239,6 +239,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/features/{name}/ingestion": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Values of a feature stored per period */
+        get: operations["ingestion_api_v1_features__name__ingestion_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/features/{name}/statistics": {
         parameters: {
             query?: never;
@@ -1560,6 +1577,49 @@ export interface components {
             feature: string;
         };
         /**
+         * IngestionActivity
+         * @description New values of the feature stored per period (replays of stored values not counted),
+         *     oldest first, the current period last; kept 30 days.
+         * @example {
+         *       "feature": "amount",
+         *       "period_minutes": 24,
+         *       "periods": [
+         *         {
+         *           "start": "2025-01-01T00:00:00Z",
+         *           "values": 1000
+         *         },
+         *         {
+         *           "start": "2025-01-01T00:24:00Z",
+         *           "values": 500
+         *         }
+         *       ],
+         *       "total": 1500
+         *     }
+         */
+        IngestionActivity: {
+            /** Feature */
+            feature: string;
+            /** Period Minutes */
+            period_minutes: number;
+            /** Periods */
+            periods: components["schemas"]["IngestionPeriod"][];
+            /**
+             * Total
+             * @description Values stored in the window (the sum of the periods).
+             */
+            total: number;
+        };
+        /** IngestionPeriod */
+        IngestionPeriod: {
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            /** Values */
+            values: number;
+        };
+        /**
          * Latency
          * @description API request latency since the server started (bucket upper bounds, milliseconds).
          */
@@ -1731,13 +1791,13 @@ export interface components {
          *           "ok": true
          *         }
          *       },
+         *       "ingested_last_hour": 10000,
          *       "ingested_per_minute": [
          *         {
          *           "minute": "2025-01-01T00:00:00Z",
          *           "values": 10000
          *         }
          *       ],
-         *       "ingested_total": 10000,
          *       "latency": {
          *         "p50_ms": 2.5,
          *         "p95_ms": 10,
@@ -1759,15 +1819,15 @@ export interface components {
                 [key: string]: components["schemas"]["StoreHealth"];
             };
             /**
+             * Ingested Last Hour
+             * @description Values stored in the last 60 minutes (the sum of ingested_per_minute), by any writer: this or another API server, the SDK, the CLI, the Feature Processor, a Spark backfill.
+             */
+            ingested_last_hour: number;
+            /**
              * Ingested Per Minute
-             * @description The last 60 minutes, oldest first.
+             * @description New values stored per minute (replays of stored values not counted), the last 60 minutes, oldest first; kept by the offline store, so a restart keeps them.
              */
             ingested_per_minute: components["schemas"]["MinuteCount"][];
-            /**
-             * Ingested Total
-             * @description Values ingested through this server since it started.
-             */
-            ingested_total: number;
             latency: components["schemas"]["Latency"];
             online: components["schemas"]["Online"];
             /** Recent Changes */
@@ -3270,6 +3330,68 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Lineage"];
+                };
+            };
+            /** @description Missing, expired or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Needs the viewer role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid request or value (names the field or row) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error: 400, 404, 409, 413, 503 … */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ingestion_api_v1_features__name__ingestion_get: {
+        parameters: {
+            query?: {
+                /** @example 24 */
+                hours?: number;
+            };
+            header?: never;
+            path: {
+                /** @example amount */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IngestionActivity"];
                 };
             };
             /** @description Missing, expired or invalid credentials */

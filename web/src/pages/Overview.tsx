@@ -41,13 +41,13 @@ export default function Overview() {
             <Grid container spacing={2}>
               <Grid size={{ xs: 12, md: 8 }}>
                 <LineChartCard
-                  title="Values ingested per minute (last hour, this server)"
+                  title="Values stored per minute (last hour, every writer)"
                   data={o.ingested_per_minute.map((m) => ({
                     x: new Date(m.minute).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
                     y: m.values,
                   }))}
                   yLabel="values"
-                  summary={`${o.ingested_total} values ingested since the server started`}
+                  summary={`${o.ingested_last_hour} values stored in the last hour`}
                 />
               </Grid>
               <Grid size={{ xs: 12, md: 4 }}>

@@ -1,9 +1,10 @@
 """The overview the dashboard opens on: counts, store health, online hit rate, API latency,
-values ingested per minute and the latest registry changes, in one call."""
+values stored per minute (by every writer, from the offline store's ingestion activity) and
+the latest registry changes, in one call."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
@@ -53,8 +54,14 @@ class Overview(BaseModel):
     health: dict[str, StoreHealth]
     online: Online
     latency: Latency
-    ingested_total: int = Field(description="Values ingested through this server since it started.")
-    ingested_per_minute: list[MinuteCount] = Field(description="The last 60 minutes, oldest first.")
+    ingested_last_hour: int = Field(
+        description="Values stored in the last 60 minutes (the sum of ingested_per_minute), by any "
+        "writer: this or another API server, the SDK, the CLI, the Feature Processor, a Spark backfill."
+    )
+    ingested_per_minute: list[MinuteCount] = Field(
+        description="New values stored per minute (replays of stored values not counted), the "
+        "last 60 minutes, oldest first; kept by the offline store, so a restart keeps them."
+    )
     recent_changes: list[ChangeRecord]
 
 
@@ -86,16 +93,13 @@ async def overview(request: Request, store: Store) -> Overview:
         misses=metrics.online_misses,
         hit_rate=metrics.online_hits / looked_up if looked_up else None,
     )
-    per_minute = [
-        MinuteCount(minute=datetime.fromtimestamp(start, UTC), values=n)
-        for start, n in metrics.ingested_per_minute.series()
-    ]
+    per_minute = [MinuteCount(minute=at, values=n) for at, n in await store.ingestion_activity(minutes=60)]
     return Overview(
         counts=Counts(features=features, groups=len(groups), entities=len(entities)),
         health=health,
         online=online,
         latency=_latency(getattr(request.app.state, "http_stats", None)),
-        ingested_total=metrics.ingested_values,
+        ingested_last_hour=sum(m.values for m in per_minute),
         ingested_per_minute=per_minute,
         recent_changes=await store.history(None, None, 10),
     )

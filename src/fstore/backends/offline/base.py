@@ -147,6 +147,46 @@ def validate_outbox(entries: Sequence[OutboxEntry]) -> None:
             raise ValidationError("an outbox entry's event time range is reversed")
 
 
+# Ingestion activity (``record_ingestion``): values stored per feature and minute, kept this
+# long; a store prunes older minutes at most every ``INGESTION_PRUNE_EVERY_SECONDS`` (per
+# process), on a write.
+INGESTION_RETENTION_SECONDS = 30 * 86_400
+INGESTION_PRUNE_EVERY_SECONDS = 3_600
+
+
+def ingestion_minute(at_us: int) -> int:
+    """The start (epoch seconds) of the minute holding ``at_us`` (µs since the epoch)."""
+    return at_us // 60_000_000 * 60
+
+
+def validate_ingestion(stored: Mapping[str, int]) -> dict[str, int]:
+    """The counts worth recording (non-zero), sorted by feature id: writers of the same
+    features then take their rows in the same order."""
+    for feature_id, n in stored.items():
+        if not isinstance(feature_id, str) or not feature_id or "\x00" in feature_id:
+            raise ValidationError(f"not a feature id: {feature_id!r}")
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise ValidationError(f"the count of {feature_id!r} must be a non-negative integer")
+    return {f: stored[f] for f in sorted(stored) if stored[f]}
+
+
+class IngestionPruner:
+    """When a store's next pruning of old ingestion minutes is due (at most every
+    ``INGESTION_PRUNE_EVERY_SECONDS`` per store object, the first on its first write)."""
+
+    __slots__ = ("_next",)
+
+    def __init__(self) -> None:
+        self._next = 0
+
+    def due(self, now_us: int) -> int | None:
+        """The minute (epoch seconds) before which to prune now, or None."""
+        if now_us < self._next:
+            return None
+        self._next = now_us + INGESTION_PRUNE_EVERY_SECONDS * 1_000_000
+        return ingestion_minute(now_us) - INGESTION_RETENTION_SECONDS
+
+
 def validate_audit_records(records: Sequence[dict[str, Any]]) -> None:
     for record in records:
         unknown = set(record) - set(AUDIT_FIELDS)
@@ -222,7 +262,8 @@ class OfflineStore(Protocol):
         {"p01","p05","p25","p50","p75","p95","p99"}; for categorical ones top_categories
         [{"value", "count"}] (10 most frequent)."""
 
-    async def delete_feature(self, feature_id: str) -> None: ...
+    async def delete_feature(self, feature_id: str) -> None:
+        """Delete the feature's history and its ingestion activity."""
 
     async def append_audit(self, records: Sequence[dict[str, Any]]) -> None:
         """Append audit records (``AUDIT_FIELDS``), all or none."""
@@ -262,5 +303,15 @@ class OfflineStore(Protocol):
 
     async def outbox_backlog(self) -> int:
         """How many entries the outbox holds."""
+
+    async def record_ingestion(self, stored: Mapping[str, int], at_us: int | None = None) -> None:
+        """Add ``stored[feature_id]`` (values a write stored) to the feature's count of the
+        minute holding ``at_us`` (µs, default now); zero counts are skipped. Commits on its
+        own, after the history write (no lock held with it); now and then also drops minutes
+        older than ``INGESTION_RETENTION_SECONDS``."""
+
+    async def ingestion(self, since_us: int, feature_id: str | None = None) -> list[tuple[int, int]]:
+        """(minute start in epoch seconds, values stored) of each minute from the one holding
+        ``since_us`` on that has any, oldest first: of one feature, or summed over all."""
 
     async def ping(self) -> dict[str, Any]: ...

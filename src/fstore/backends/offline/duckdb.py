@@ -45,6 +45,7 @@ from fstore.backends.offline.base import (
     validate_pit,
 )
 from fstore.backends.offline.identity import changed, prepare_write
+from fstore.backends.offline.ingestion_sqlite import SqliteIngestion
 from fstore.backends.offline.outbox_sqlite import SqliteOutbox
 from fstore.backends.offline.pit import PIT_THREADS, point_in_time_join
 from fstore.backends.offline.repairs_sqlite import SqliteRepairs
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
     import duckdb
 
 
-class DuckDBOfflineStore(SqliteRepairs, SqliteOutbox):
+class DuckDBOfflineStore(SqliteRepairs, SqliteOutbox, SqliteIngestion):
     """The offline history as a Parquet dataset (see the module docstring)."""
 
     def __init__(self, url: str) -> None:
@@ -84,6 +85,7 @@ class DuckDBOfflineStore(SqliteRepairs, SqliteOutbox):
         self._audit.close()
         self._close_repairs()
         self._close_outbox()
+        self._close_ingestion()
         if self._con is not None:
             self._con.close()
             self._con = None
@@ -210,6 +212,7 @@ class DuckDBOfflineStore(SqliteRepairs, SqliteOutbox):
         directory = self._dir(feature_id)
         self._catalog.forget(feature_id)
         await asyncio.to_thread(shutil.rmtree, directory, True)
+        self._forget_ingestion(feature_id)
 
     # -- reading --------------------------------------------------------------------------------
 

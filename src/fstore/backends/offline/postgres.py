@@ -45,6 +45,7 @@ from fstore.backends.offline.postgres_arrow import (
     utc,
 )
 from fstore.backends.offline.postgres_connection import STORE, Database
+from fstore.backends.offline.postgres_ingestion import PostgresIngestion
 from fstore.backends.offline.postgres_outbox import PostgresOutbox
 from fstore.backends.offline.postgres_repairs import PostgresRepairs
 from fstore.backends.offline.schema import from_micros, history_schema
@@ -65,7 +66,7 @@ def _columns(rows: list[tuple[Any, ...]], width: int) -> list[Sequence[Any]]:
     return list(zip(*rows, strict=True)) if rows else [()] * width
 
 
-class PostgresOfflineStore(PostgresRepairs, PostgresOutbox):
+class PostgresOfflineStore(PostgresRepairs, PostgresOutbox, PostgresIngestion):
     """The offline history in PostgreSQL (see the module docstring and
     ``postgres_connection`` for the URL)."""
 
@@ -225,6 +226,7 @@ class PostgresOfflineStore(PostgresRepairs, PostgresOutbox):
             cur = await conn.execute(self._q(sql.DELETE_FEATURE), [feature_id])
             for (fid,) in await cur.fetchall():
                 await conn.execute(self._q(sql.DROP_PARTITION, fid))
+            await self._forget_ingestion(conn, feature_id)
 
     # -- reading --------------------------------------------------------------------------------
 

@@ -29,7 +29,9 @@ Layout (``{s}`` is the store's schema):
 * ``fstore_window_log`` and ``fstore_window_positions``: the aggregation engine's window
   state (``streaming.window_state_postgres``): per aggregation and source partition, a log of
   state deltas and snapshots (Arrow IPC), and per source (topic, partition) the last offset
-  the state holds.
+  the state holds;
+* ``fstore_ingestion``: the ingestion activity (``postgres_ingestion``): values stored per
+  feature and minute (epoch seconds of its start), for the dashboard.
 """
 
 from __future__ import annotations
@@ -171,6 +173,21 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 PRIMARY KEY (topic, partition)
             )
             """,
+        ],
+    ),
+    (
+        7,
+        "ingestion activity",
+        [
+            """
+            CREATE TABLE {s}.fstore_ingestion (
+                feature_id text NOT NULL,
+                minute bigint NOT NULL,
+                stored bigint NOT NULL,
+                PRIMARY KEY (feature_id, minute)
+            ) WITH (fillfactor = 70)
+            """,
+            "CREATE INDEX fstore_ingestion_minute ON {s}.fstore_ingestion (minute)",
         ],
     ),
 ]

@@ -40,7 +40,8 @@ _SELECT = """
 """
 
 
-def _sql(text: str, db: Database) -> str:
+def sql_of(text: str, db: Database) -> str:
+    """``text`` for the store's schema, its statement committing asynchronously where it says so."""
     return text.replace("{s}", db.quoted_schema).replace("{async_commit}", _ASYNC_COMMIT)
 
 
@@ -59,12 +60,12 @@ class PostgresRepairs:
                 "oldest": [e.oldest_us for e in entries],
             }
             async with self._db.connection() as conn:
-                await conn.execute(_sql(_UPSERT, self._db), params)
+                await conn.execute(sql_of(_UPSERT, self._db), params)
         return entries
 
     async def online_repairs(self) -> list[RepairEntry]:
         async with self._db.connection() as conn:
-            cur = await conn.execute(_sql(_SELECT, self._db))
+            cur = await conn.execute(sql_of(_SELECT, self._db))
             rows = await cur.fetchall()
         return [RepairEntry(*row) for row in rows]
 
@@ -72,4 +73,4 @@ class PostgresRepairs:
         if entries:
             params = [[e.feature_id for e in entries], [e.call for e in entries], [e.stamp for e in entries]]
             async with self._db.connection() as conn:
-                await conn.execute(_sql(_DELETE, self._db), params)
+                await conn.execute(sql_of(_DELETE, self._db), params)

@@ -46,6 +46,9 @@ export function ValuesPanel({ feature, stats }: { feature: Feature; stats: Stats
       series: await ok(
         api.GET("/api/v1/features/{name}/statistics/timeseries", { params: { path: { name }, query: { periods: 60 } } }),
       ),
+      activity: await ok(
+        api.GET("/api/v1/features/{name}/ingestion", { params: { path: { name }, query: { hours: 24 } } }),
+      ),
     }),
     [name, stats.count],
   );
@@ -58,7 +61,7 @@ export function ValuesPanel({ feature, stats }: { feature: Feature; stats: Stats
       </Grid>
       <Grid size={{ xs: 12, md: 8 }}>
         <Async state={charts} label="Loading charts">
-          {({ histogram, series }) => (
+          {({ histogram, series, activity }) => (
             <Grid container spacing={2}>
               <Grid size={12}>
                 {numerical ? (
@@ -84,6 +87,17 @@ export function ValuesPanel({ feature, stats }: { feature: Feature; stats: Stats
                     y: numerical ? (p.mean ?? null) : p.count,
                   }))}
                   yLabel={numerical ? "mean" : "values"}
+                />
+              </Grid>
+              <Grid size={12}>
+                <BarChartCard
+                  title={`Values stored per ${activity.period_minutes} minutes (last 24 hours, every writer)`}
+                  data={activity.periods.map((p) => ({
+                    x: new Date(p.start).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
+                    y: p.values,
+                  }))}
+                  yLabel="values"
+                  summary={`${activity.total} new values stored in the last 24 hours`}
                 />
               </Grid>
             </Grid>
