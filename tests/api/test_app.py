@@ -38,6 +38,7 @@ EXPECTED = {
     ("get", "/api/v1/features/{name}/values/{entity_id}"),
     ("post", "/api/v1/online/features"),
     ("get", "/api/v1/features/{name}/statistics"),
+    ("get", "/api/v1/features/{name}/ingestion"),
     ("get", "/api/v1/features/{name}/dependencies"),
     ("get", "/api/v1/features/{name}/dependents"),
     ("get", "/api/v1/history"),

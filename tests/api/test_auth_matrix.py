@@ -109,6 +109,7 @@ CALLS = [
         json={"values": [1.0]},
     ),
     Call("GET", "/api/v1/features/{name}/statistics", V, "/api/v1/features/amount/statistics"),
+    Call("GET", "/api/v1/features/{name}/ingestion", V, "/api/v1/features/amount/ingestion"),
     Call(
         "GET",
         "/api/v1/features/{name}/statistics/histogram",
