@@ -15,15 +15,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fstore.backends.offline.base import ingestion_minute
 from fstore.errors import FStoreError
 
+if TYPE_CHECKING:
+    from fstore.backends.offline.base import OfflineStore
+
 log = logging.getLogger(__name__)
 
 
-async def record_ingestion(offline: Any, stored: Mapping[str, int], at_us: int) -> None:
+async def record_ingestion(offline: OfflineStore, stored: Mapping[str, int], at_us: int) -> None:
     """Add what a write stored (feature id -> new rows) to the offline store's ingestion
     activity now. Never raises a store error: the values are stored already, only the
     dashboard's count of them would be short."""
@@ -34,7 +37,7 @@ async def record_ingestion(offline: Any, stored: Mapping[str, int], at_us: int) 
 
 
 class IngestionRecorder:
-    def __init__(self, offline: Any) -> None:
+    def __init__(self, offline: OfflineStore) -> None:
         self.offline = offline
         self._buffer: dict[int, dict[str, int]] = {}  # minute (µs) -> feature id -> values
         self._flushing: asyncio.Task[None] | None = None
